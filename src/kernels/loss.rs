@@ -1,0 +1,211 @@
+//! Losses: cross-entropy from logits (single, batch mean, soft targets), cross-entropy
+//! between two distributions, and the binary logistic loss — each with its gradient.
+
+use crate::error::{Error, Result, check_index, check_len};
+use crate::kernels::reduce::sum;
+use crate::kernels::softmax::{check_same_shape, checked_max, exp_shifted, in_row, logsumexp};
+use crate::kernels::view::{MatMut, MatRef};
+use crate::simd::{self, splat};
+
+/// The fused row kernel: `grad = scale·(softmax(z) − onehot(t))`, returns
+/// `−ln softmax(z)[t] = (m − z_t) + ln Σ exp(z − m)`. `t < z.len()` is checked by the
+/// caller.
+fn cross_entropy_row(z: &[f32], t: usize, grad: &mut [f32], scale: f32) -> Result<f32> {
+    let m = checked_max("cross_entropy logits", z)?;
+    if m == f32::NEG_INFINITY {
+        // Every class masked: the target has probability 0.
+        grad.fill(0.0);
+        grad[t] = -scale;
+        return Ok(f32::INFINITY);
+    }
+    let s = exp_shifted(grad, Some(z), m);
+    let k = splat(scale / s);
+    simd::update([grad], [], |[g], []| [g * k]);
+    grad[t] -= scale;
+    Ok((m - z[t]) + simd::ln_f32(s))
+}
+
+/// Cross-entropy of logits `z` against class `target`, fused with its gradient:
+/// `loss = −ln softmax(z)[t] = logsumexp(z) − z_t` and `grad = softmax(z) − onehot(t)`.
+///
+/// Shapes: `grad.len() == z.len()`, `target < z.len()` (else
+/// [`Error::IndexOutOfRange`]). A NaN or `+inf` logit is [`Error::NonFinite`]; a
+/// masked (`-inf`) target gives an infinite loss.
+///
+/// ```
+/// use edgegrad::kernels::cross_entropy;
+/// let mut g = [0.0; 2];
+/// let loss = cross_entropy(&[0.0, 0.0], 1, &mut g)?;
+/// assert_eq!(loss, core::f32::consts::LN_2);
+/// assert_eq!(g, [0.5, -0.5]);
+/// assert!(cross_entropy(&[0.0, 0.0], 2, &mut g).is_err());
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn cross_entropy(z: &[f32], target: usize, grad: &mut [f32]) -> Result<f32> {
+    check_len("cross_entropy grad", z.len(), grad.len())?;
+    check_index("cross_entropy target", target, z.len())?;
+    cross_entropy_row(z, target, grad, 1.0)
+}
+
+/// Cross-entropy loss only (no gradient): `logsumexp(z) − z_t`.
+///
+/// ```
+/// let l = edgegrad::kernels::cross_entropy_loss(&[10.0, 0.0], 0)?;
+/// assert!(l > 0.0 && l < 1e-4);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn cross_entropy_loss(z: &[f32], target: usize) -> Result<f32> {
+    check_index("cross_entropy target", target, z.len())?;
+    Ok(logsumexp(z)? - z[target])
+}
+
+/// Mean cross-entropy over a batch: row `i` of `logits` (`N × C`) against class
+/// `targets[i]`, skipping rows whose target equals `ignore_index` (like PyTorch's
+/// `ignore_index`). Fused gradient: `grad[i] = (softmax(logits[i]) − onehot(tᵢ)) / n`
+/// for counted rows and `0` for ignored ones, where `n` is the number of counted rows.
+///
+/// Returns `(1/n)·Σᵢ lossᵢ`; when every row is ignored the loss is `0` and the gradient
+/// all zeros (nothing to learn). Targets can be any unsigned index type (`u16` token
+/// ids, `usize`, …). All shapes and targets are checked before anything is written.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::cross_entropy_batch};
+/// let logits = [0.0, 0.0, /* padding row: */ 9.0, 9.0];
+/// let mut grad = [0.0; 4];
+/// let loss = cross_entropy_batch(MatRef::new(&logits, 2, 2)?, &[1_u16, 0], Some(0),
+///                                MatMut::new(&mut grad, 2, 2)?)?;
+/// assert_eq!(loss, core::f32::consts::LN_2);
+/// assert_eq!(grad, [0.5, -0.5, 0.0, 0.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn cross_entropy_batch<T: Copy + Into<usize>>(
+    logits: MatRef<'_>,
+    targets: &[T],
+    ignore_index: Option<usize>,
+    mut grad: MatMut<'_>,
+) -> Result<f32> {
+    check_same_shape("cross_entropy_batch grad", logits.shape(), grad.shape())?;
+    check_len("cross_entropy_batch targets", logits.rows(), targets.len())?;
+    let mut counted = 0_usize;
+    for &t in targets {
+        let t = t.into();
+        if Some(t) != ignore_index {
+            check_index("cross_entropy_batch target", t, logits.cols())?;
+            counted += 1;
+        }
+    }
+    if counted == 0 {
+        grad.as_mut_slice().fill(0.0);
+        return Ok(0.0);
+    }
+    let scale = 1.0 / counted as f32;
+    let cols = logits.cols();
+    let mut total = 0.0;
+    for (r, ((z, g), &t)) in logits.row_iter().zip(grad.row_iter_mut()).zip(targets).enumerate() {
+        let t = t.into();
+        if Some(t) == ignore_index {
+            g.fill(0.0);
+        } else {
+            total += in_row(cross_entropy_row(z, t, g, scale), r, cols)?;
+        }
+    }
+    Ok(total * scale)
+}
+
+/// Checks a probability vector: finite (else [`Error::NonFinite`]) and non-negative
+/// (else [`Error::InvalidParameter`]).
+fn check_distribution(what: &'static str, p: &[f32]) -> Result<()> {
+    for (index, &v) in p.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(Error::NonFinite { what, index });
+        }
+        if v < 0.0 {
+            return Err(Error::InvalidParameter { what, expected: "non-negative probabilities" });
+        }
+    }
+    Ok(())
+}
+
+/// Cross-entropy of logits `z` against a soft target distribution `p`, fused with its
+/// gradient: `loss = H(p, softmax(z)) = −Σᵢ pᵢ·ln softmax(z)ᵢ` and
+/// `grad = softmax(z)·Σᵢpᵢ − p` (`= softmax(z) − p` when `p` sums to 1).
+///
+/// Terms with `pᵢ = 0` contribute nothing, even where `zᵢ = -inf` (`0·ln 0 = 0`).
+/// `p` must be finite and non-negative; it need not be normalised (label smoothing and
+/// distillation targets often are not exactly).
+///
+/// ```
+/// let mut g = [0.0; 2];
+/// let l = edgegrad::kernels::cross_entropy_soft(&[0.0, 0.0], &[0.25, 0.75], &mut g)?;
+/// assert_eq!(l, core::f32::consts::LN_2);
+/// assert_eq!(g, [0.25, -0.25]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn cross_entropy_soft(z: &[f32], p: &[f32], grad: &mut [f32]) -> Result<f32> {
+    check_len("cross_entropy_soft target", z.len(), p.len())?;
+    check_len("cross_entropy_soft grad", z.len(), grad.len())?;
+    check_distribution("cross_entropy_soft target", p)?;
+    let m = checked_max("cross_entropy_soft logits", z)?;
+    let psum = sum(p);
+    if m == f32::NEG_INFINITY {
+        simd::update([grad], [p], |[_], [p]| [-p]);
+        return Ok(if psum > 0.0 { f32::INFINITY } else { 0.0 });
+    }
+    let s = exp_shifted(grad, Some(z), m);
+    let lse = splat(m + simd::ln_f32(s));
+    let zero = splat(0.0);
+    let loss = simd::reduce([p, z], [0.0, 0.0], zero, |a, [p, z]| a + p.simd_gt(zero).select(p * (lse - z), zero), |a, b| a + b);
+    let k = splat(psum / s);
+    simd::update([grad], [p], |[g], [p]| [g.mul_sub(k, p)]);
+    Ok(simd::hsum(loss))
+}
+
+/// Cross-entropy between two distributions, `H(P, Q) = −Σᵢ pᵢ·ln qᵢ`, with
+/// `0·ln 0 = 0` and `+inf` where `qᵢ = 0 < pᵢ`. Not symmetric: `H(P,Q) ≠ H(Q,P)` in
+/// general.
+///
+/// Both must be finite and non-negative. The logarithm is a scalar `libm` call per
+/// non-zero `pᵢ`; for training from logits use [`cross_entropy_soft`].
+///
+/// ```
+/// use edgegrad::kernels::cross_entropy_probs;
+/// let h = cross_entropy_probs(&[0.5, 0.5, 0.0], &[0.25, 0.75, 0.0])?;
+/// assert!((h - 0.5 * (4.0_f32.ln() + (4.0_f32 / 3.0).ln())).abs() < 1e-6);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn cross_entropy_probs(p: &[f32], q: &[f32]) -> Result<f32> {
+    check_len("cross_entropy_probs q", p.len(), q.len())?;
+    check_distribution("cross_entropy_probs p", p)?;
+    check_distribution("cross_entropy_probs q", q)?;
+    Ok(p.iter().zip(q).filter(|(p, _)| **p > 0.0).map(|(&p, &q)| -p * simd::ln_f32(q)).sum())
+}
+
+/// Binary logistic loss of a score `x` with a label, and its derivative:
+/// `loss = −ln σ(s·x)` and `∂loss/∂x = −s·σ(−s·x)`, where `s = +1` for a positive
+/// example and `−1` for a negative one, and `σ(u) = 1/(1 + e⁻ᵘ)`.
+///
+/// Computed stably as `max(−u, 0) + ln(1 + e^−|u|)` with `u = s·x`, so it neither
+/// overflows for large `|x|` nor loses the small losses of confident predictions.
+/// word2vec's negative sampling is a sum of these. Returns `(loss, gradient)`; a NaN
+/// score is [`Error::NonFinite`].
+///
+/// ```
+/// use edgegrad::kernels::logistic_loss;
+/// let (l, g) = logistic_loss(0.0, true)?;
+/// assert_eq!((l, g), (core::f32::consts::LN_2, -0.5));
+/// let (l, g) = logistic_loss(-200.0, false)?; // confident and right
+/// assert!(l < 1e-30 && g > 0.0 && g < 1e-30);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn logistic_loss(x: f32, positive: bool) -> Result<(f32, f32)> {
+    if x.is_nan() {
+        return Err(Error::NonFinite { what: "logistic_loss score", index: 0 });
+    }
+    let s = if positive { 1.0 } else { -1.0 };
+    let u = s * x;
+    let e = libm::expf(-u.abs());
+    let loss = (-u).max(0.0) + libm::log1pf(e);
+    // σ(−u) = e/(1+e) for u ≥ 0 and 1/(1+e) for u < 0, with e = exp(−|u|) ≤ 1.
+    let sig_neg = if u >= 0.0 { e / (1.0 + e) } else { 1.0 / (1.0 + e) };
+    Ok((loss, -s * sig_neg))
+}

@@ -1,0 +1,494 @@
+//! The matmul family on row-major matrices: `C = α·op(A)·op(B) + β·C`, the three
+//! products a backward pass needs, matrix·vector, vector·matrix, bias add and the
+//! column sum that gives a bias gradient.
+//!
+//! # Gradients
+//!
+//! For `C = A·B` and an upstream gradient `dC`:
+//! `dA = dC·Bᵀ` ([`matmul_nt`]) and `dB = Aᵀ·dC` ([`matmul_tn`]); with
+//! [`Accum::Add`] both accumulate into existing gradient buffers.
+//!
+//! # How it computes
+//!
+//! There is no packing and no scratch buffer. Products whose output rows run along
+//! contiguous memory of `B` (`A·B`, `Aᵀ·B`, and `Aᵀ·Bᵀ` computed as `(B·A)ᵀ`) use a
+//! register-blocked micro-kernel: a tile of up to [`MR`] rows × [`NR`] columns of `C`
+//! lives in `MR × 2` vector accumulators, and for each `p` along the shared dimension
+//! one row segment of `B` is loaded and each of the `MR` values of `A` is broadcast
+//! into fused multiply-adds. The shared dimension is cut into blocks of [`KC`] so the
+//! `KC × NR` panel of `B` stays in L1 cache while all row tiles of `A` pass over it.
+//! `A·Bᵀ` reads both operands along the shared dimension, so its micro-kernel keeps a
+//! `4 × 2` tile of dot-product accumulators and sums them horizontally at the end.
+//! Edge tiles use smaller instantiations of the same kernels, so every shape — `1×1`,
+//! tall, wide, not a multiple of the tile — takes the same code.
+
+use crate::error::{Error, Result, check_len};
+use crate::kernels::softmax::check_same_shape;
+use crate::kernels::view::{MatMut, MatRef};
+use crate::simd::{self, LANES, Vector, splat};
+
+/// Rows of `C` per broadcast micro-kernel tile.
+pub const MR: usize = 6;
+/// Columns of `C` per broadcast micro-kernel tile (two vectors).
+pub const NR: usize = 2 * LANES;
+/// Block of the shared dimension whose `KC × NR` panel of `B` is kept in L1 cache.
+pub const KC: usize = 256;
+/// Rows of `A` per dot-product tile of [`matmul_nt`].
+const DR: usize = 4;
+/// Rows of `B` (columns of `C`) per dot-product tile of [`matmul_nt`].
+const DC: usize = 2;
+
+/// Whether an operand enters a product as it is stored or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trans {
+    /// `op(X) = X`.
+    N,
+    /// `op(X) = Xᵀ`.
+    T,
+}
+
+/// Whether a kernel overwrites its output or adds to it (gradient accumulation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accum {
+    /// `C ← result` (the old contents of `C` are never read, so they may even be NaN).
+    Overwrite,
+    /// `C ← C + result`.
+    Add,
+}
+
+impl Accum {
+    fn beta(self) -> f32 {
+        match self {
+            Accum::Overwrite => 0.0,
+            Accum::Add => 1.0,
+        }
+    }
+}
+
+/// General matrix product `C ← α·op(A)·op(B) + β·C` (BLAS `sgemm` on row-major data).
+///
+/// Shapes: `op(A)` is `m × k`, `op(B)` is `k × n` and `C` is `m × n`, where `op(X)` is
+/// `X` or `Xᵀ` as `ta`/`tb` say; anything else is [`Error::ShapeMismatch`]. With
+/// `β = 0` the old contents of `C` are not read. `k = 0` gives `C ← β·C`.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::{gemm, Trans}};
+/// let a = [1.0, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let b = [1.0, 0.0, 1.0, 1.0]; // [[1, 0], [1, 1]]
+/// let mut c = [1.0; 4];
+/// // C = 2·Aᵀ·B + C
+/// gemm(2.0, MatRef::new(&a, 2, 2)?, Trans::T, MatRef::new(&b, 2, 2)?, Trans::N,
+///      1.0, MatMut::new(&mut c, 2, 2)?)?;
+/// assert_eq!(c, [9.0, 7.0, 13.0, 9.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(alpha: f32, a: MatRef<'_>, ta: Trans, b: MatRef<'_>, tb: Trans, beta: f32, c: MatMut<'_>) -> Result<()> {
+    let (m, k) = op_shape(a.shape(), ta);
+    let (kb, n) = op_shape(b.shape(), tb);
+    if kb != k {
+        return Err(Error::ShapeMismatch { what: "gemm: op(B) (inner dimensions differ)", expected: (k, n), found: (kb, n) });
+    }
+    check_same_shape("gemm: C", (m, n), c.shape())?;
+    let c = c.into_slice();
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        scale_c(c, beta);
+        return Ok(());
+    }
+    let (a, b) = (a.as_slice(), b.as_slice());
+    match (ta, tb) {
+        (Trans::N, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Rows { a, ld: k }, b, n, beta, c, false),
+        (Trans::T, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Cols { a, ld: m }, b, n, beta, c, false),
+        // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
+        (Trans::T, Trans::T) => broadcast_product(n, m, k, alpha, Lhs::Rows { a: b, ld: k }, a, m, beta, c, true),
+        (Trans::N, Trans::T) => dot_product(m, n, k, alpha, a, b, beta, c),
+    }
+    Ok(())
+}
+
+/// `C ← A·B` or `C ← C + A·B` (`A: m × k`, `B: k × n`, `C: m × n`).
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::{matmul, Accum}};
+/// let mut c = [0.0; 2];
+/// matmul(MatRef::new(&[1.0, 2.0], 1, 2)?, MatRef::new(&[3.0, 4.0, 5.0, 6.0], 2, 2)?,
+///        MatMut::new(&mut c, 1, 2)?, Accum::Overwrite)?;
+/// assert_eq!(c, [13.0, 16.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn matmul(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, acc: Accum) -> Result<()> {
+    gemm(1.0, a, Trans::N, b, Trans::N, acc.beta(), c)
+}
+
+/// `C ← A·Bᵀ` or `C ← C + A·Bᵀ` (`A: m × k`, `B: n × k`, `C: m × n`): the gradient
+/// `dA = dC·Bᵀ` of `C = A·B`.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::{matmul_nt, Accum}};
+/// let mut c = [0.0; 2];
+/// matmul_nt(MatRef::new(&[1.0, 2.0], 1, 2)?, MatRef::new(&[3.0, 4.0, 5.0, 6.0], 2, 2)?,
+///           MatMut::new(&mut c, 1, 2)?, Accum::Overwrite)?;
+/// assert_eq!(c, [11.0, 17.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn matmul_nt(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, acc: Accum) -> Result<()> {
+    gemm(1.0, a, Trans::N, b, Trans::T, acc.beta(), c)
+}
+
+/// `C ← Aᵀ·B` or `C ← C + Aᵀ·B` (`A: k × m`, `B: k × n`, `C: m × n`): the gradient
+/// `dB = Aᵀ·dC` of `C = A·B`.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::{matmul_tn, Accum}};
+/// let mut c = [1.0; 4];
+/// // outer product x·yᵀ accumulated into C: x, y as 1-row matrices
+/// matmul_tn(MatRef::new(&[1.0, 2.0], 1, 2)?, MatRef::new(&[3.0, 4.0], 1, 2)?,
+///           MatMut::new(&mut c, 2, 2)?, Accum::Add)?;
+/// assert_eq!(c, [4.0, 5.0, 7.0, 9.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn matmul_tn(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, acc: Accum) -> Result<()> {
+    gemm(1.0, a, Trans::T, b, Trans::N, acc.beta(), c)
+}
+
+/// Matrix·vector `y ← A·x` or `y ← y + A·x` (`A: m × n`, `x: n`, `y: m`): the
+/// gradient of a vector·matrix product with respect to its vector.
+///
+/// ```
+/// use edgegrad::{MatRef, kernels::{matvec, Accum}};
+/// let mut y = [0.0; 2];
+/// matvec(MatRef::new(&[1.0, 2.0, 3.0, 4.0], 2, 2)?, &[1.0, 1.0], &mut y, Accum::Overwrite)?;
+/// assert_eq!(y, [3.0, 7.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn matvec(a: MatRef<'_>, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()> {
+    check_len("matvec: x", a.cols(), x.len())?;
+    check_len("matvec: y", a.rows(), y.len())?;
+    let rows = y.len();
+    gemm(1.0, a, Trans::N, MatRef::row_vector(x), Trans::T, acc.beta(), MatMut::new(y, rows, 1)?)
+}
+
+/// Vector·matrix `y ← x·A` or `y ← y + x·A` (`x: m`, `A: m × n`, `y: n`): a dense
+/// layer applied to one row vector.
+///
+/// ```
+/// use edgegrad::{MatRef, kernels::{vecmat, Accum}};
+/// let mut y = [0.0; 2];
+/// vecmat(&[1.0, 1.0], MatRef::new(&[1.0, 2.0, 3.0, 4.0], 2, 2)?, &mut y, Accum::Overwrite)?;
+/// assert_eq!(y, [4.0, 6.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn vecmat(x: &[f32], a: MatRef<'_>, y: &mut [f32], acc: Accum) -> Result<()> {
+    check_len("vecmat: x", a.rows(), x.len())?;
+    check_len("vecmat: y", a.cols(), y.len())?;
+    gemm(1.0, MatRef::row_vector(x), Trans::N, a, Trans::N, acc.beta(), MatMut::row_vector(y))
+}
+
+/// Adds `bias` to every row: `xᵢⱼ ← xᵢⱼ + biasⱼ` (`x: rows × n`, `bias: n`).
+///
+/// ```
+/// use edgegrad::{MatMut, kernels::add_bias};
+/// let mut x = [0.0, 1.0, 2.0, 3.0];
+/// add_bias(MatMut::new(&mut x, 2, 2)?, &[10.0, 20.0])?;
+/// assert_eq!(x, [10.0, 21.0, 12.0, 23.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn add_bias(mut x: MatMut<'_>, bias: &[f32]) -> Result<()> {
+    check_len("add_bias: bias", x.cols(), bias.len())?;
+    for row in x.row_iter_mut() {
+        simd::update([row], [bias], |[r], [b]| [r + b]);
+    }
+    Ok(())
+}
+
+/// Column sums `outⱼ ← Σᵢ xᵢⱼ` (or `outⱼ ← outⱼ + Σᵢ xᵢⱼ`): the bias gradient
+/// `db = Σᵢ dYᵢ` of `Y = X·W + b` (`x: rows × n`, `out: n`).
+///
+/// ```
+/// use edgegrad::{MatRef, kernels::{col_sum, Accum}};
+/// let mut db = [0.0; 2];
+/// col_sum(MatRef::new(&[1.0, 2.0, 3.0, 4.0], 2, 2)?, &mut db, Accum::Overwrite)?;
+/// assert_eq!(db, [4.0, 6.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn col_sum(x: MatRef<'_>, out: &mut [f32], acc: Accum) -> Result<()> {
+    check_len("col_sum: out", x.cols(), out.len())?;
+    if acc == Accum::Overwrite {
+        out.fill(0.0);
+    }
+    for row in x.row_iter() {
+        simd::update([&mut *out], [row], |[o], [r]| [o + r]);
+    }
+    Ok(())
+}
+
+fn op_shape((rows, cols): (usize, usize), t: Trans) -> (usize, usize) {
+    match t {
+        Trans::N => (rows, cols),
+        Trans::T => (cols, rows),
+    }
+}
+
+fn scale_c(c: &mut [f32], beta: f32) {
+    if beta == 0.0 {
+        c.fill(0.0);
+    } else {
+        let b = splat(beta);
+        simd::update([c], [], |[x], []| [x * b]);
+    }
+}
+
+/// Where the broadcast operand's values come from.
+#[derive(Clone, Copy)]
+enum Lhs<'a> {
+    /// Element `(i, p)` at `a[i·ld + p]`: row `i` is contiguous along `p`.
+    Rows { a: &'a [f32], ld: usize },
+    /// Element `(i, p)` at `a[p·ld + i]`: at each `p` the tile's values are contiguous.
+    Cols { a: &'a [f32], ld: usize },
+}
+
+/// `C ← α·L·R + β·C` for `L: m × k` (a [`Lhs`]) and `R: k × n` stored row-major with
+/// row stride `ldr`; with `transposed_out` the result is stored as `Cᵀ` (`C: n × m`).
+#[allow(clippy::too_many_arguments)]
+fn broadcast_product(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    lhs: Lhs<'_>,
+    r: &[f32],
+    ldr: usize,
+    beta: f32,
+    c: &mut [f32],
+    transposed_out: bool,
+) {
+    let mut out = Out { c, ld: if transposed_out { m } else { n }, alpha, transposed: transposed_out };
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        let beta = if k0 == 0 { beta } else { 1.0 };
+        let panel = &r[k0 * ldr..(k0 + kc) * ldr];
+        for j0 in (0..n).step_by(NR) {
+            let width = NR.min(n - j0);
+            let mut i0 = 0;
+            while i0 < m {
+                let rows = match m - i0 {
+                    x if x >= MR => MR,
+                    x if x >= 4 => 4,
+                    x if x >= 2 => 2,
+                    _ => 1,
+                };
+                let tile = Tile { i0, j0, k0, kc, width, beta };
+                match rows {
+                    MR => columns::<MR>(&tile, lhs, panel, ldr, &mut out),
+                    4 => columns::<4>(&tile, lhs, panel, ldr, &mut out),
+                    2 => columns::<2>(&tile, lhs, panel, ldr, &mut out),
+                    _ => columns::<1>(&tile, lhs, panel, ldr, &mut out),
+                }
+                i0 += rows;
+            }
+        }
+    }
+}
+
+/// Position of one micro-tile and its block of the shared dimension.
+#[derive(Clone, Copy)]
+struct Tile {
+    i0: usize,
+    j0: usize,
+    k0: usize,
+    kc: usize,
+    width: usize,
+    beta: f32,
+}
+
+/// The output matrix and how results are written to it.
+struct Out<'a> {
+    c: &'a mut [f32],
+    ld: usize,
+    alpha: f32,
+    transposed: bool,
+}
+
+/// Dispatches a tile of `R` rows on its column width: two full vectors, one full
+/// vector, or one partial vector (a wider remainder is split into the last two).
+#[inline(always)]
+fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, panel: &[f32], ldr: usize, out: &mut Out<'_>) {
+    if t.width == NR {
+        let acc = broadcast_tile::<R, 2, true>(t, lhs, panel, ldr);
+        out.store(t, t.i0, t.j0, t.width, &acc);
+    } else {
+        let mut j = t.j0;
+        let end = t.j0 + t.width;
+        while j < end {
+            let w = LANES.min(end - j);
+            let sub = Tile { j0: j, width: w, ..*t };
+            let acc = if w == LANES {
+                broadcast_tile::<R, 1, true>(&sub, lhs, panel, ldr)
+            } else {
+                broadcast_tile::<R, 1, false>(&sub, lhs, panel, ldr)
+            };
+            out.store(&sub, t.i0, j, w, &acc);
+            j += w;
+        }
+    }
+}
+
+/// The broadcast micro-kernel: `acc[r][v] = Σₚ L(i0 + r, k0 + p) · R(p, j0 + 8v ..)`
+/// over one block of the shared dimension. `FULL` tiles load whole vectors of `R`;
+/// otherwise the single vector is loaded `width` wide, padded with zeros.
+#[inline(always)]
+fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(
+    t: &Tile,
+    lhs: Lhs<'_>,
+    panel: &[f32],
+    ldr: usize,
+) -> [[Vector; V]; R] {
+    let mut acc = [[splat(0.0); V]; R];
+    let span = if FULL { V * LANES } else { t.width };
+    let rows = panel.chunks_exact(ldr).take(t.kc);
+    let mut step = |a: [f32; R], brow: &[f32]| {
+        let seg = &brow[t.j0..t.j0 + span];
+        let b: [Vector; V] = core::array::from_fn(|v| {
+            if FULL { simd::load(&seg.as_chunks::<LANES>().0[v]) } else { simd::load_partial(seg, 0.0) }
+        });
+        for (accr, &ar) in acc.iter_mut().zip(a.iter()) {
+            let av = splat(ar);
+            for (accv, bv) in accr.iter_mut().zip(b) {
+                *accv = av.mul_add(bv, *accv);
+            }
+        }
+    };
+    match lhs {
+        Lhs::Rows { a, ld } => {
+            let arows: [&[f32]; R] = core::array::from_fn(|r| {
+                let start = (t.i0 + r) * ld + t.k0;
+                &a[start..start + t.kc]
+            });
+            for (p, brow) in rows.enumerate() {
+                step(core::array::from_fn(|r| arows[r][p]), brow);
+            }
+        }
+        Lhs::Cols { a, ld } => {
+            let cols = a[t.k0 * ld..].chunks(ld);
+            for (acol, brow) in cols.zip(rows) {
+                let s = &acol[t.i0..t.i0 + R];
+                step(core::array::from_fn(|r| s[r]), brow);
+            }
+        }
+    }
+    acc
+}
+
+impl Out<'_> {
+    /// Writes `α·acc + β·C` for a tile whose top-left output is `(i0, j0)` and whose
+    /// columns `j0 .. j0 + width` are valid.
+    #[inline(always)]
+    fn store<const R: usize, const V: usize>(&mut self, t: &Tile, i0: usize, j0: usize, width: usize, acc: &[[Vector; V]; R]) {
+        let (alpha, beta) = (splat(self.alpha), t.beta);
+        if !self.transposed {
+            for (r, accr) in acc.iter().enumerate() {
+                let start = (i0 + r) * self.ld + j0;
+                let crow = &mut self.c[start..start + width];
+                for (v, &a) in accr.iter().enumerate() {
+                    let lo = v * LANES;
+                    if lo >= width {
+                        break;
+                    }
+                    let seg = &mut crow[lo..width.min(lo + LANES)];
+                    let val = if beta == 0.0 {
+                        a * alpha
+                    } else {
+                        simd::load_partial(seg, 0.0).mul_add(splat(beta), a * alpha)
+                    };
+                    simd::store_partial(val, seg);
+                }
+            }
+        } else {
+            for (r, accr) in acc.iter().enumerate() {
+                for (v, a) in accr.iter().enumerate() {
+                    for (l, &x) in a.to_array().iter().enumerate() {
+                        let col = v * LANES + l;
+                        if col >= width {
+                            break;
+                        }
+                        let dst = &mut self.c[(j0 + col) * self.ld + i0 + r];
+                        *dst = if beta == 0.0 { self.alpha * x } else { beta * *dst + self.alpha * x };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `C ← α·A·Bᵀ + β·C` with `A: m × k`, `B: n × k`: dot-product tiles of `DR × DC`.
+#[allow(clippy::too_many_arguments)]
+fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+    let mut i0 = 0;
+    while i0 < m {
+        let rows = match m - i0 {
+            x if x >= DR => DR,
+            x if x >= 2 => 2,
+            _ => 1,
+        };
+        let mut j0 = 0;
+        while j0 < n {
+            let cols = DC.min(n - j0);
+            let sums = match (rows, cols) {
+                (DR, DC) => dot_tile::<DR, DC>(a, b, k, i0, j0),
+                (DR, _) => dot_tile::<DR, 1>(a, b, k, i0, j0),
+                (2, DC) => dot_tile::<2, DC>(a, b, k, i0, j0),
+                (2, _) => dot_tile::<2, 1>(a, b, k, i0, j0),
+                (_, DC) => dot_tile::<1, DC>(a, b, k, i0, j0),
+                _ => dot_tile::<1, 1>(a, b, k, i0, j0),
+            };
+            for r in 0..rows {
+                for q in 0..cols {
+                    let dst = &mut c[(i0 + r) * n + j0 + q];
+                    let v = alpha * sums[r * cols + q];
+                    *dst = if beta == 0.0 { v } else { beta * *dst + v };
+                }
+            }
+            j0 += cols;
+        }
+        i0 += rows;
+    }
+}
+
+/// `R × C` dot products of rows `i0..` of `A` with rows `j0..` of `B` (length `k`),
+/// returned row-major in the first `R·C` lanes.
+#[inline(always)]
+fn dot_tile<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize, i0: usize, j0: usize) -> [f32; LANES] {
+    let arows: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
+    let brows: [&[f32]; C] = core::array::from_fn(|q| &b[(j0 + q) * k..(j0 + q + 1) * k]);
+    let achunks = arows.map(|s| s.as_chunks::<LANES>());
+    let bchunks = brows.map(|s| s.as_chunks::<LANES>());
+    let mut acc = [[splat(0.0); C]; R];
+    for p in 0..k / LANES {
+        let bv: [Vector; C] = core::array::from_fn(|q| simd::load(&bchunks[q].0[p]));
+        for (accr, ac) in acc.iter_mut().zip(achunks.iter()) {
+            let av = simd::load(&ac.0[p]);
+            for (x, &bq) in accr.iter_mut().zip(bv.iter()) {
+                *x = av.mul_add(bq, *x);
+            }
+        }
+    }
+    if k % LANES != 0 {
+        let bv: [Vector; C] = core::array::from_fn(|q| simd::load_partial(bchunks[q].1, 0.0));
+        for (accr, ac) in acc.iter_mut().zip(achunks.iter()) {
+            let av = simd::load_partial(ac.1, 0.0);
+            for (x, &bq) in accr.iter_mut().zip(bv.iter()) {
+                *x = av.mul_add(bq, *x);
+            }
+        }
+    }
+    let mut all = [splat(0.0); LANES];
+    for (r, accr) in acc.iter().enumerate() {
+        for (q, &x) in accr.iter().enumerate() {
+            all[r * C + q] = x;
+        }
+    }
+    simd::hsum8(all).to_array()
+}

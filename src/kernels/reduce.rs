@@ -1,0 +1,123 @@
+//! Reductions: sum, maximum, dot product, squared norm and norms.
+
+use crate::error::{Result, check_len};
+use crate::simd::{self, Vector, splat};
+
+/// `Σᵢ xᵢ` (0 for an empty slice).
+///
+/// Eight lanes times four accumulators add in parallel, so the rounding differs from a
+/// left-to-right loop but the error bound is better (about `n/32` partial sums of
+/// `32` terms instead of one of `n`).
+///
+/// ```
+/// assert_eq!(edgegrad::kernels::sum(&[1.0, 2.0, 3.5]), 6.5);
+/// ```
+#[inline]
+#[must_use]
+pub fn sum(x: &[f32]) -> f32 {
+    simd::hsum(simd::reduce([x], [0.0], splat(0.0), |a, [v]| a + v, |a, b| a + b))
+}
+
+/// NaN-propagating lane-wise maximum: NaN if either operand is NaN.
+#[inline(always)]
+pub(crate) fn max_nan(a: Vector, b: Vector) -> Vector {
+    (a.simd_gt(b) | a.is_nan()).select(a, b)
+}
+
+/// `maxᵢ xᵢ`: `-inf` for an empty slice, NaN if any element is NaN.
+///
+/// ```
+/// use edgegrad::kernels::max;
+/// assert_eq!(max(&[1.0, 7.0, -3.0]), 7.0);
+/// assert!(max(&[1.0, f32::NAN]).is_nan());
+/// assert_eq!(max(&[]), f32::NEG_INFINITY);
+/// ```
+#[inline]
+#[must_use]
+pub fn max(x: &[f32]) -> f32 {
+    let m = simd::reduce([x], [f32::NEG_INFINITY], splat(f32::NEG_INFINITY), |a, [v]| max_nan(a, v), max_nan);
+    m.to_array().into_iter().fold(f32::NEG_INFINITY, |a, b| if a.is_nan() || a > b { a } else { b })
+}
+
+/// Dot product `⟨a, b⟩ = Σᵢ aᵢ·bᵢ`, with fused multiply-adds where the target has them.
+///
+/// Errors with [`Error::LengthMismatch`](crate::Error::LengthMismatch) unless
+/// `a.len() == b.len()`.
+///
+/// ```
+/// assert_eq!(edgegrad::kernels::dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0])?, 32.0);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
+    check_len("dot: b", a.len(), b.len())?;
+    Ok(simd::hsum(simd::reduce([a, b], [0.0, 0.0], splat(0.0), |acc, [x, y]| x.mul_add(y, acc), |p, q| p + q)))
+}
+
+/// Squared Euclidean norm `‖x‖² = Σᵢ xᵢ²`.
+///
+/// Overflows to `+inf` when the true value exceeds `f32::MAX`; [`norm`] does not.
+///
+/// ```
+/// assert_eq!(edgegrad::kernels::sq_norm(&[3.0, 4.0]), 25.0);
+/// ```
+#[inline]
+#[must_use]
+pub fn sq_norm(x: &[f32]) -> f32 {
+    simd::hsum(simd::reduce([x], [0.0], splat(0.0), |acc, [v]| v.mul_add(v, acc), |p, q| p + q))
+}
+
+/// `maxᵢ |xᵢ|` (0 for an empty slice; NaN if any element is NaN).
+///
+/// ```
+/// assert_eq!(edgegrad::kernels::max_abs(&[1.0, -9.0, 3.0]), 9.0);
+/// ```
+#[inline]
+#[must_use]
+pub fn max_abs(x: &[f32]) -> f32 {
+    let m = simd::reduce([x], [0.0], splat(0.0), |a, [v]| max_nan(a, v.abs()), max_nan);
+    m.to_array().into_iter().fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b })
+}
+
+/// Euclidean norm of several slices taken as one vector: `sqrt(Σₛ ‖xₛ‖²)`.
+///
+/// Safe from overflow and underflow: when the plain sum of squares is not a normal
+/// number (elements above about 1.8·10¹⁹ or all below 10⁻¹⁹) it is recomputed on the
+/// elements divided by the largest magnitude. NaN if any element is NaN, `+inf` if any
+/// is infinite.
+///
+/// ```
+/// use edgegrad::kernels::global_norm;
+/// assert_eq!(global_norm(&[&[3.0], &[4.0]]), 5.0);
+/// assert_eq!(global_norm(&[&[3e30, 4e30]]), 5e30);
+/// ```
+#[must_use]
+pub fn global_norm(xs: &[&[f32]]) -> f32 {
+    let s: f32 = xs.iter().map(|x| sq_norm(x)).sum();
+    if s.is_normal() || s == 0.0 && xs.iter().all(|x| max_abs(x) == 0.0) {
+        return libm::sqrtf(s);
+    }
+    let scale = xs.iter().map(|x| max_abs(x)).fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b });
+    if !scale.is_finite() || scale == 0.0 {
+        return scale;
+    }
+    let s: f32 = xs
+        .iter()
+        .map(|x| simd::hsum(simd::reduce([x], [0.0], splat(0.0), |acc, [v]| {
+            let w = v / splat(scale);
+            w.mul_add(w, acc)
+        }, |p, q| p + q)))
+        .sum();
+    scale * libm::sqrtf(s)
+}
+
+/// Euclidean norm `‖x‖ = sqrt(Σᵢ xᵢ²)`, safe from overflow (see [`global_norm`]).
+///
+/// ```
+/// assert_eq!(edgegrad::kernels::norm(&[6.0, 8.0]), 10.0);
+/// ```
+#[inline]
+#[must_use]
+pub fn norm(x: &[f32]) -> f32 {
+    global_norm(&[x])
+}

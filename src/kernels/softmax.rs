@@ -1,0 +1,296 @@
+//! The softmax family: softmax, log-softmax, log-sum-exp and their backward passes,
+//! on one vector or on every row of a matrix.
+//!
+//! All are max-shifted, so they are exact for any finite input, including magnitudes
+//! near `f32::MAX`. Semantics at the edges:
+//!
+//! - a `-inf` entry (a mask) gets probability exactly `0` (log-probability `-inf`);
+//! - a row that is entirely `-inf`, or empty, gives all zeros from softmax, all `-inf`
+//!   from log-softmax and `-inf` from log-sum-exp ("safe softmax");
+//! - a NaN or `+inf` anywhere in a row is [`Error::NonFinite`], never a NaN output.
+//!
+//! Each forward pass reads its input twice and writes the output once or twice:
+//! a checked maximum, then `exp(x − max)` stored and summed in one sweep, then a scale.
+
+use crate::error::{Error, Result, check_len};
+use crate::kernels::reduce::{dot, max, sum};
+use crate::kernels::view::{MatMut, MatRef};
+use crate::simd::{self, splat};
+
+/// The maximum of a row, or [`Error::NonFinite`] naming the first NaN or `+inf`.
+pub(crate) fn checked_max(what: &'static str, x: &[f32]) -> Result<f32> {
+    let m = max(x);
+    if m.is_nan() || m == f32::INFINITY {
+        let index = x.iter().position(|v| v.is_nan() || *v == f32::INFINITY).unwrap_or(0);
+        return Err(Error::NonFinite { what, index });
+    }
+    Ok(m)
+}
+
+/// Writes `eˣ⁻ᵐ` into `io` (from `x`, or from `io` itself when `x` is `None`) and
+/// returns `Σ eˣ⁻ᵐ`; `m` must be the finite maximum, so the sum is at least 1.
+pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
+    let mv = splat(m);
+    let acc = match x {
+        Some(x) => simd::update_reduce(io, [x], 0.0, |_, [v]| simd::exp(v - mv), |a, b| a + b),
+        None => simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b),
+    };
+    simd::hsum(acc)
+}
+
+/// `Σ eˣ⁻ᵐ` without storing the exponentials.
+fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
+    let mv = splat(m);
+    simd::hsum(simd::reduce([x], [f32::NEG_INFINITY], splat(0.0), |a, [v]| a + simd::exp(v - mv), |a, b| a + b))
+}
+
+/// Softmax in place on `io` (when `x` is `None`) or from `x` into `io`.
+fn softmax_into(io: &mut [f32], x: Option<&[f32]>, what: &'static str) -> Result<()> {
+    let m = checked_max(what, x.unwrap_or(io))?;
+    if m == f32::NEG_INFINITY {
+        io.fill(0.0);
+        return Ok(());
+    }
+    let s = exp_shifted(io, x, m);
+    let inv = splat(1.0 / s);
+    simd::update([io], [], |[y], []| [y * inv]);
+    Ok(())
+}
+
+/// `y = softmax(x)`: `yᵢ = exp(xᵢ − m) / Σⱼ exp(xⱼ − m)` with `m = maxⱼ xⱼ`.
+///
+/// Shapes: `x` and `y` of equal length `n`. See the [module docs](self) for `-inf`
+/// masks, fully masked rows and non-finite input.
+///
+/// ```
+/// use edgegrad::kernels::softmax;
+/// let mut y = [0.0; 3];
+/// softmax(&[1.0, 1.0, f32::NEG_INFINITY], &mut y)?;
+/// assert_eq!(y, [0.5, 0.5, 0.0]);
+/// assert!(softmax(&[1.0, f32::NAN, 0.0], &mut y).is_err());
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<()> {
+    check_len("softmax output", x.len(), y.len())?;
+    softmax_into(y, Some(x), "softmax input")
+}
+
+/// Softmax in place: `x ← softmax(x)`. On error `x` is unchanged.
+///
+/// ```
+/// let mut x = [0.0, 0.0, 0.0, 0.0];
+/// edgegrad::kernels::softmax_in_place(&mut x)?;
+/// assert_eq!(x, [0.25; 4]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax_in_place(x: &mut [f32]) -> Result<()> {
+    softmax_into(x, None, "softmax input")
+}
+
+/// `y = log_softmax(x)`: `yᵢ = (xᵢ − m) − ln Σⱼ exp(xⱼ − m)`, computed in that order.
+///
+/// More accurate than `ln(softmax(x))` for very negative log-probabilities. A fully
+/// masked (all `-inf`) or empty row gives all `-inf`.
+///
+/// ```
+/// let mut y = [0.0; 2];
+/// edgegrad::kernels::log_softmax(&[3.0, 3.0], &mut y)?;
+/// assert_eq!(y, [-core::f32::consts::LN_2; 2]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn log_softmax(x: &[f32], y: &mut [f32]) -> Result<()> {
+    check_len("log_softmax output", x.len(), y.len())?;
+    let m = checked_max("log_softmax input", x)?;
+    if m == f32::NEG_INFINITY {
+        y.fill(f32::NEG_INFINITY);
+        return Ok(());
+    }
+    let (mv, lv) = (splat(m), splat(simd::ln_f32(sum_exp_shifted(x, m))));
+    simd::update([y], [x], |[_], [v]| [(v - mv) - lv]);
+    Ok(())
+}
+
+/// `logsumexp(x) = m + ln Σᵢ exp(xᵢ − m)` with `m = maxᵢ xᵢ`: exact for any finite
+/// input (no overflow at `f32::MAX`), `-inf` for an empty or fully masked row.
+///
+/// ```
+/// let l = edgegrad::kernels::logsumexp(&[f32::MAX, f32::MAX])?;
+/// assert_eq!(l, f32::MAX); // MAX + ln 2 rounds back to MAX
+/// assert_eq!(edgegrad::kernels::logsumexp(&[0.0, 0.0])?, core::f32::consts::LN_2);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn logsumexp(x: &[f32]) -> Result<f32> {
+    let m = checked_max("logsumexp input", x)?;
+    if m == f32::NEG_INFINITY {
+        return Ok(f32::NEG_INFINITY);
+    }
+    Ok(m + simd::ln_f32(sum_exp_shifted(x, m)))
+}
+
+/// Backward pass of softmax: given `y = softmax(x)` and `dy = ∂L/∂y`,
+/// `dx = ∂L/∂x = y ⊙ (dy − ⟨dy, y⟩)`.
+///
+/// Shapes: `y`, `dy`, `dx` of equal length.
+///
+/// ```
+/// let mut dx = [0.0; 2];
+/// edgegrad::kernels::softmax_backward(&[0.5, 0.5], &[1.0, 0.0], &mut dx)?;
+/// assert_eq!(dx, [0.25, -0.25]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
+    check_len("softmax_backward dy", y.len(), dy.len())?;
+    check_len("softmax_backward dx", y.len(), dx.len())?;
+    let d = splat(dot(dy, y)?);
+    simd::update([dx], [y, dy], |[_], [y, dy]| [y * (dy - d)]);
+    Ok(())
+}
+
+/// Backward pass of log-softmax: given `logp = log_softmax(x)` and `dy = ∂L/∂logp`,
+/// `dx = dy − softmax(x)·Σᵢ dyᵢ` with `softmax(x) = exp(logp)`.
+///
+/// ```
+/// let ln_half = -core::f32::consts::LN_2;
+/// let mut dx = [0.0; 2];
+/// edgegrad::kernels::log_softmax_backward(&[ln_half, ln_half], &[1.0, 0.0], &mut dx)?;
+/// assert!((dx[0] - 0.5).abs() < 1e-6 && (dx[1] + 0.5).abs() < 1e-6);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn log_softmax_backward(logp: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
+    check_len("log_softmax_backward dy", logp.len(), dy.len())?;
+    check_len("log_softmax_backward dx", logp.len(), dx.len())?;
+    let s = splat(sum(dy));
+    simd::update([dx], [logp, dy], |[_], [lp, dy]| [simd::exp(lp).mul_neg_add(s, dy)]);
+    Ok(())
+}
+
+/// Checks that two matrices have the same shape.
+pub(crate) fn check_same_shape(what: &'static str, expected: (usize, usize), found: (usize, usize)) -> Result<()> {
+    if expected == found { Ok(()) } else { Err(Error::ShapeMismatch { what, expected, found }) }
+}
+
+/// Re-bases a row's [`Error::NonFinite`] index to the flat matrix index.
+pub(crate) fn in_row<T>(r: Result<T>, row: usize, cols: usize) -> Result<T> {
+    r.map_err(|e| match e {
+        Error::NonFinite { what, index } => Error::NonFinite { what, index: row * cols + index },
+        other => other,
+    })
+}
+
+/// [`softmax`] of every row of `x` into the same row of `y` (both `rows × cols`).
+///
+/// Shapes are checked before anything is written. A non-finite value is reported with
+/// its flat index `row·cols + col`; rows before it have then already been written.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::softmax_rows};
+/// let x = [0.0, 0.0, 5.0, f32::NEG_INFINITY];
+/// let mut y = [0.0; 4];
+/// softmax_rows(MatRef::new(&x, 2, 2)?, MatMut::new(&mut y, 2, 2)?)?;
+/// assert_eq!(y, [0.5, 0.5, 1.0, 0.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax_rows(x: MatRef<'_>, mut y: MatMut<'_>) -> Result<()> {
+    check_same_shape("softmax_rows output", x.shape(), y.shape())?;
+    let cols = x.cols();
+    for (r, (xr, yr)) in x.row_iter().zip(y.row_iter_mut()).enumerate() {
+        in_row(softmax(xr, yr), r, cols)?;
+    }
+    Ok(())
+}
+
+/// [`softmax_in_place`] on every row of `x` (a causal attention score matrix with
+/// `-inf` above the diagonal, for example).
+///
+/// ```
+/// use edgegrad::{MatMut, kernels::softmax_rows_in_place};
+/// let mut s = [1.0, f32::NEG_INFINITY, 2.0, 2.0];
+/// softmax_rows_in_place(MatMut::new(&mut s, 2, 2)?)?;
+/// assert_eq!(s, [1.0, 0.0, 0.5, 0.5]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax_rows_in_place(mut x: MatMut<'_>) -> Result<()> {
+    let cols = x.cols();
+    for (r, xr) in x.row_iter_mut().enumerate() {
+        in_row(softmax_in_place(xr), r, cols)?;
+    }
+    Ok(())
+}
+
+/// [`log_softmax`] of every row of `x` into `y`.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::log_softmax_rows};
+/// let mut y = [0.0; 2];
+/// log_softmax_rows(MatRef::new(&[1.0, 2.0], 2, 1)?, MatMut::new(&mut y, 2, 1)?)?;
+/// assert_eq!(y, [0.0, 0.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn log_softmax_rows(x: MatRef<'_>, mut y: MatMut<'_>) -> Result<()> {
+    check_same_shape("log_softmax_rows output", x.shape(), y.shape())?;
+    let cols = x.cols();
+    for (r, (xr, yr)) in x.row_iter().zip(y.row_iter_mut()).enumerate() {
+        in_row(log_softmax(xr, yr), r, cols)?;
+    }
+    Ok(())
+}
+
+/// [`logsumexp`] of every row of `x` into `out[row]` (`out.len() == rows`).
+///
+/// ```
+/// use edgegrad::{MatRef, kernels::logsumexp_rows};
+/// let mut out = [0.0; 2];
+/// logsumexp_rows(MatRef::new(&[0.0, 0.0, 1.0, f32::NEG_INFINITY], 2, 2)?, &mut out)?;
+/// assert_eq!(out, [core::f32::consts::LN_2, 1.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
+    check_len("logsumexp_rows output", x.rows(), out.len())?;
+    let cols = x.cols();
+    if cols == 0 {
+        out.fill(f32::NEG_INFINITY);
+        return Ok(());
+    }
+    for (r, (xr, o)) in x.row_iter().zip(out.iter_mut()).enumerate() {
+        *o = in_row(logsumexp(xr), r, cols)?;
+    }
+    Ok(())
+}
+
+/// [`softmax_backward`] on every row: `dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩)`.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::softmax_backward_rows};
+/// let mut dx = [0.0; 2];
+/// softmax_backward_rows(MatRef::new(&[0.5, 0.5], 1, 2)?, MatRef::new(&[1.0, 0.0], 1, 2)?,
+///                       MatMut::new(&mut dx, 1, 2)?)?;
+/// assert_eq!(dx, [0.25, -0.25]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax_backward_rows(y: MatRef<'_>, dy: MatRef<'_>, mut dx: MatMut<'_>) -> Result<()> {
+    check_same_shape("softmax_backward_rows dy", y.shape(), dy.shape())?;
+    check_same_shape("softmax_backward_rows dx", y.shape(), dx.shape())?;
+    for ((yr, dyr), dxr) in y.row_iter().zip(dy.row_iter()).zip(dx.row_iter_mut()) {
+        softmax_backward(yr, dyr, dxr)?;
+    }
+    Ok(())
+}
+
+/// [`log_softmax_backward`] on every row.
+///
+/// ```
+/// use edgegrad::{MatMut, MatRef, kernels::log_softmax_backward_rows};
+/// let mut dx = [0.0; 1];
+/// log_softmax_backward_rows(MatRef::new(&[0.0], 1, 1)?, MatRef::new(&[1.0], 1, 1)?,
+///                           MatMut::new(&mut dx, 1, 1)?)?;
+/// assert_eq!(dx, [0.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn log_softmax_backward_rows(logp: MatRef<'_>, dy: MatRef<'_>, mut dx: MatMut<'_>) -> Result<()> {
+    check_same_shape("log_softmax_backward_rows dy", logp.shape(), dy.shape())?;
+    check_same_shape("log_softmax_backward_rows dx", logp.shape(), dx.shape())?;
+    for ((lr, dyr), dxr) in logp.row_iter().zip(dy.row_iter()).zip(dx.row_iter_mut()) {
+        log_softmax_backward(lr, dyr, dxr)?;
+    }
+    Ok(())
+}

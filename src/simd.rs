@@ -1,0 +1,428 @@
+//! Lanes: the one place that chooses the SIMD type.
+//!
+//! Every kernel in the crate is written against [`Vector`], a vector of [`LANES`] `f32`
+//! values, and against the slice traversals in this module ([`update`],
+//! [`update_reduce`], [`reduce`]), which walk slices a vector at a time and finish the
+//! tail with one padded vector. Kernels never write their own chunking loops, so the
+//! tail handling lives here once and every kernel has exactly one implementation on
+//! every target.
+//!
+//! [`Vector`] is [`wide::f32x8`]: on x86-64 with AVX it is one 256-bit register, on
+//! aarch64 two NEON registers, and on microcontrollers (Cortex-M, RISC-V) an array of
+//! eight scalars that the compiler keeps in FPU or integer registers. `mul_add` is one
+//! fused instruction on x86-64 with FMA and on aarch64; elsewhere it is a multiply and
+//! an add, so results differ between targets in the last bits.
+//!
+//! The module also holds the vectorised [`exp`], the throughput limit of every softmax.
+
+use wide::{f32x8, i32x8};
+
+/// The SIMD vector every kernel computes with: [`LANES`] `f32` values.
+pub type Vector = f32x8;
+
+/// Number of `f32` lanes in a [`Vector`].
+pub const LANES: usize = 8;
+
+/// Elements processed per iteration by the unrolled traversals (four vectors, so that
+/// four independent accumulators hide the latency of a floating-point add or FMA).
+const UNROLL: usize = 4 * LANES;
+
+/// A vector with every lane equal to `x`.
+///
+/// ```
+/// let v = edgegrad::simd::splat(2.0);
+/// assert_eq!(v.to_array(), [2.0; 8]);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn splat(x: f32) -> Vector {
+    Vector::splat(x)
+}
+
+/// Loads a full chunk of [`LANES`] values.
+#[inline(always)]
+#[must_use]
+pub fn load(chunk: &[f32; LANES]) -> Vector {
+    Vector::new(*chunk)
+}
+
+/// Stores a vector into a full chunk of [`LANES`] values.
+#[inline(always)]
+pub fn store(v: Vector, chunk: &mut [f32; LANES]) {
+    *chunk = v.to_array();
+}
+
+/// Loads up to [`LANES`] values from `s`; lanes past `s.len()` are set to `pad`.
+///
+/// Values beyond the first [`LANES`] of `s` are ignored.
+///
+/// ```
+/// use edgegrad::simd::load_partial;
+/// let v = load_partial(&[1.0, 2.0], f32::NEG_INFINITY);
+/// assert_eq!(v.to_array()[..3], [1.0, 2.0, f32::NEG_INFINITY]);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn load_partial(s: &[f32], pad: f32) -> Vector {
+    let mut a = [pad; LANES];
+    let n = s.len().min(LANES);
+    a[..n].copy_from_slice(&s[..n]);
+    Vector::new(a)
+}
+
+/// Stores the first `min(s.len(), LANES)` lanes of `v` into `s`.
+#[inline(always)]
+pub fn store_partial(v: Vector, s: &mut [f32]) {
+    let n = s.len().min(LANES);
+    s[..n].copy_from_slice(&v.to_array()[..n]);
+}
+
+/// Horizontal sum `Σᵢ vᵢ`, added in a fixed pairwise order so that results are
+/// reproducible on every target.
+///
+/// ```
+/// let v = edgegrad::simd::Vector::new([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+/// assert_eq!(edgegrad::simd::hsum(v), 36.0);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn hsum(v: Vector) -> f32 {
+    let a = v.to_array();
+    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+}
+
+/// Horizontal maximum `maxᵢ vᵢ` (NaN lanes are ignored unless all lanes are NaN).
+#[inline(always)]
+#[must_use]
+pub fn hmax(v: Vector) -> f32 {
+    let a = v.to_array();
+    let m01 = a[0].max(a[4]).max(a[1].max(a[5]));
+    let m23 = a[2].max(a[6]).max(a[3].max(a[7]));
+    m01.max(m23)
+}
+
+/// Sums eight vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`.
+///
+/// One 8×8 transpose plus seven vector adds, about four instructions per sum instead of
+/// a dozen for eight separate [`hsum`]s; the matmul dot-product tiles use it.
+#[inline(always)]
+#[must_use]
+pub fn hsum8(vs: [Vector; LANES]) -> Vector {
+    let t = Vector::transpose(vs);
+    ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]))
+}
+
+/// Lane-wise square root.
+///
+/// Uses the hardware instruction where `wide` has one (x86-64, aarch64) and
+/// `libm::sqrtf` per lane elsewhere, since `wide`'s portable fallback without `std` is
+/// a slow bit-by-bit routine.
+#[inline(always)]
+#[must_use]
+pub fn sqrt(v: Vector) -> Vector {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    {
+        v.sqrt()
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    {
+        Vector::new(v.to_array().map(libm::sqrtf))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Traversals
+// ---------------------------------------------------------------------------------------
+
+/// In-place update of `M` slices from `N` read-only slices, a vector at a time:
+/// `(outs[0][i], …) = f([outs[0][i], …], [inputs[0][i], …])`.
+///
+/// Every slice must be at least `outs[0].len()` long. Optimisers use it to update
+/// parameters and their moment estimates in one pass.
+#[inline(always)]
+pub fn update<const M: usize, const N: usize>(
+    outs: [&mut [f32]; M],
+    inputs: [&[f32]; N],
+    f: impl Fn([Vector; M], [Vector; N]) -> [Vector; M],
+) {
+    let len = outs.first().map_or(0, |s| s.len());
+    let inputs = inputs.map(|s| &s[..len]);
+    let mut outs = outs.map(|s| s[..len].as_chunks_mut::<LANES>());
+    let in_chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
+    let full = len / LANES;
+    for c in 0..full {
+        let cur = core::array::from_fn(|k| load(&outs[k].0[c]));
+        let new = f(cur, in_chunks.map(|s| load(&s[c])));
+        for (o, v) in outs.iter_mut().zip(new) {
+            store(v, &mut o.0[c]);
+        }
+    }
+    if full * LANES < len {
+        let start = full * LANES;
+        let cur = core::array::from_fn(|k| load_partial(outs[k].1, 0.0));
+        let new = f(cur, inputs.map(|s| load_partial(&s[start..], 0.0)));
+        for (o, v) in outs.iter_mut().zip(new) {
+            store_partial(v, o.1);
+        }
+    }
+}
+
+/// Folds `N` equally long slices into one vector accumulator.
+///
+/// `step(acc, [inputs[0][i..i+8], …])` is applied over four independent accumulators
+/// (so FMA latency does not serialise the loop), which `merge` then combines. The tail
+/// is loaded with lane padding `pad[k]` for input `k`, which must be neutral for `step`
+/// (0 for sums and dot products, `-inf` for a maximum). The result still needs a
+/// horizontal reduction ([`hsum`], [`hmax`]).
+#[inline(always)]
+pub fn reduce<const N: usize>(
+    inputs: [&[f32]; N],
+    pad: [f32; N],
+    init: Vector,
+    step: impl Fn(Vector, [Vector; N]) -> Vector,
+    merge: impl Fn(Vector, Vector) -> Vector,
+) -> Vector {
+    let len = inputs.first().map_or(0, |s| s.len());
+    let inputs = inputs.map(|s| &s[..len]);
+    let blocks = inputs.map(|s| s.as_chunks::<UNROLL>().0);
+    let nblocks = len / UNROLL;
+    let mut acc = [init; 4];
+    for b in 0..nblocks {
+        let blk = blocks.map(|s| &s[b]);
+        for (u, a) in acc.iter_mut().enumerate() {
+            *a = step(*a, blk.map(|s| load(&s.as_chunks::<LANES>().0[u])));
+        }
+    }
+    let rest = inputs.map(|s| s[nblocks * UNROLL..].as_chunks::<LANES>().0);
+    for c in 0..(len - nblocks * UNROLL) / LANES {
+        acc[0] = step(acc[0], rest.map(|s| load(&s[c])));
+    }
+    let i = len / LANES * LANES;
+    if i < len {
+        let mut k = 0;
+        let x = inputs.map(|s| {
+            let v = load_partial(&s[i..], pad[k]);
+            k += 1;
+            v
+        });
+        acc[1] = step(acc[1], x);
+    }
+    merge(merge(acc[0], acc[1]), merge(acc[2], acc[3]))
+}
+
+/// [`update`] of one slice that also folds the new values: `io[i] = f(io[i], inputs[i])`
+/// and the returned accumulator is `fold` over every stored value. Two accumulators
+/// are used and combined with `fold` itself, so `fold` must be associative (a sum or a
+/// maximum).
+///
+/// In the tail, lanes past the end are replaced by `identity` before folding, so the
+/// padding never leaks into the accumulator. Softmax uses it to write `exp(x − max)`
+/// and sum it in the same sweep.
+#[inline(always)]
+pub fn update_reduce<const N: usize>(
+    io: &mut [f32],
+    inputs: [&[f32]; N],
+    identity: f32,
+    f: impl Fn(Vector, [Vector; N]) -> Vector,
+    fold: impl Fn(Vector, Vector) -> Vector,
+) -> Vector {
+    let len = io.len();
+    let inputs = inputs.map(|s| &s[..len]);
+    let (io_chunks, io_tail) = io.as_chunks_mut::<LANES>();
+    let in_chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
+    let mut acc = [splat(identity); 2];
+    for (c, o) in io_chunks.iter_mut().enumerate() {
+        let y = f(load(o), in_chunks.map(|s| load(&s[c])));
+        store(y, o);
+        acc[c & 1] = fold(acc[c & 1], y);
+    }
+    if !io_tail.is_empty() {
+        let start = len - io_tail.len();
+        let y = f(load_partial(io_tail, 0.0), inputs.map(|s| load_partial(&s[start..], 0.0)));
+        store_partial(y, io_tail);
+        let mut a = [identity; LANES];
+        a[..io_tail.len()].copy_from_slice(&y.to_array()[..io_tail.len()]);
+        acc[0] = fold(acc[0], Vector::new(a));
+    }
+    fold(acc[0], acc[1])
+}
+
+// ---------------------------------------------------------------------------------------
+// exp
+// ---------------------------------------------------------------------------------------
+
+/// log2(e), rounded to f32.
+const LOG2E: f32 = core::f32::consts::LOG2_E;
+/// ln 2 split in two: `LN2_HI` has 16 significant bits so `n·LN2_HI` is exact for
+/// every |n| ≤ 256, and `LN2_HI + LN2_LO` is ln 2 to about 2⁻⁴⁰.
+const LN2_HI: f32 = 0.693_145_751_953_125;
+const LN2_LO: f32 = 1.428_606_765_330_187e-6;
+/// 1.5·2²³: adding it rounds to an integer and leaves that integer in the low mantissa
+/// bits, which gives both `n` as a float and `n << 23` as bits without a conversion.
+const SHIFTER: f32 = 12_582_912.0;
+/// Coefficients of `eʳ ≈ 1 + r + r²·(C2 + C3·r + C4·r² + C5·r³ + C6·r⁴)` on
+/// `|r| ≤ ln2/2`, fitted for minimal relative error with the first two terms exact
+/// (weighted Remez/Lawson iteration in double precision, then rounded to f32):
+/// approximation error 3.5·10⁻⁹ = 0.06 ulp.
+const C2: f32 = f32::from_bits(0x3eff_fffe); // 0.49999994
+const C3: f32 = f32::from_bits(0x3e2a_aa41); // 0.16666509
+const C4: f32 = f32::from_bits(0x3d2a_ac9f); // 0.04166853
+const C5: f32 = f32::from_bits(0x3c09_22ee); // 0.008370144
+const C6: f32 = f32::from_bits(0x3ab5_0838); // 0.0013811653
+/// Below this |x| the result is a normal float and so is every intermediate: the fast
+/// path applies.
+const FAST_LIMIT: f32 = 87.0;
+
+/// `eʳ` for `|r| ≲ 0.35` by Horner's rule, ending in `1 + r·(…)` so that the last
+/// rounding is that of a value near 1.
+#[inline(always)]
+fn exp_poly(r: Vector) -> Vector {
+    let one = splat(1.0);
+    let p = splat(C6).mul_add(r, splat(C5));
+    let p = p.mul_add(r, splat(C4));
+    let p = p.mul_add(r, splat(C3));
+    let p = p.mul_add(r, splat(C2));
+    let p = p.mul_add(r, one);
+    p.mul_add(r, one)
+}
+
+/// Range reduction `x = n·ln2 + r`: returns `(t, r)` where `t` holds `n` in its low
+/// mantissa bits (see [`SHIFTER`]).
+#[inline(always)]
+fn exp_reduce(x: Vector) -> (Vector, Vector) {
+    let t = x.mul_add(splat(LOG2E), splat(SHIFTER));
+    let n = t - splat(SHIFTER);
+    let r = n.mul_neg_add(splat(LN2_HI), x);
+    let r = n.mul_neg_add(splat(LN2_LO), r);
+    (t, r)
+}
+
+/// Lane-wise `eˣ`, vectorised, at most 1 ulp from the correctly rounded result for
+/// every `f32` input.
+///
+/// Method: `x = n·ln2 + r` with `|r| ≤ ln2/2` (Cody–Waite reduction with a two-part
+/// ln 2), `eʳ` by a degree-6 polynomial, and the result `eʳ·2ⁿ` built by adding `n` to
+/// the exponent bits. That fast path takes about twelve vector instructions. A vector
+/// with any lane outside `|x| < 87` (where results or `2ⁿ` leave the normal range) or
+/// any NaN takes a slower path that scales by `2ⁿ` in two exact halves, so that:
+///
+/// - results in the subnormal range are rounded once, correctly to within the
+///   polynomial's error, and inputs below `ln(2⁻¹⁵⁰) ≈ −103.97` give `0`;
+/// - inputs above `ln(f32::MAX) ≈ 88.72` give `+inf`; `−inf` gives `0`, `+inf` gives
+///   `+inf`, NaN gives NaN;
+/// - `exp(0) = 1` exactly.
+///
+/// Measured on x86-64 with FMA over all 2³² inputs: maximum error 1 ulp
+/// (see `tests/exp.rs`).
+///
+/// ```
+/// use edgegrad::simd::{exp, splat};
+/// let y = exp(splat(1.0)).to_array()[0];
+/// assert!((y - core::f32::consts::E).abs() <= f32::EPSILON * 3.0);
+/// assert_eq!(exp(splat(f32::NEG_INFINITY)).to_array()[0], 0.0);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn exp(x: Vector) -> Vector {
+    if !x.abs().simd_lt(splat(FAST_LIMIT)).all() {
+        return exp_edge(x);
+    }
+    let (t, r) = exp_reduce(x);
+    let p = exp_poly(r);
+    // n << 23 added to p's exponent field is p·2ⁿ while the result stays normal.
+    Vector::from_bits(p.to_bits() + (t.to_bits() << 23))
+}
+
+/// The slow path of [`exp`]: clamps, then scales by `2ⁿ¹·2ⁿ²` with `n = n₁ + n₂`, both
+/// halves normal powers of two, so the only rounding is that of the final product.
+#[cold]
+#[inline(never)]
+fn exp_edge(x: Vector) -> Vector {
+    // e^-104 is below half the smallest subnormal and e^89 above f32::MAX, so clamping
+    // to that interval changes no result and keeps n within [-150, 129].
+    let xc = x.fast_max(splat(-104.0)).fast_min(splat(89.0));
+    let (t, r) = exp_reduce(xc);
+    let p = exp_poly(r);
+    let n: i32x8 = t.to_bits().cast_signed() - i32x8::splat(SHIFTER.to_bits() as i32);
+    let n1 = n >> 1_u32;
+    let n2 = n - n1;
+    let pow2 = |k: i32x8| Vector::from_bits(((k + i32x8::splat(127)).cast_unsigned()) << 23_u32);
+    let y = (p * pow2(n1)) * pow2(n2);
+    // NaN must stay NaN, whatever the clamp did with it.
+    x.is_nan().select(x, y)
+}
+
+/// `eˣ` for one `f32`, by the vectorised [`exp`] (same result as one lane of it).
+///
+/// ```
+/// assert_eq!(edgegrad::simd::exp_f32(0.0), 1.0);
+/// ```
+#[inline]
+#[must_use]
+pub fn exp_f32(x: f32) -> f32 {
+    exp(splat(x)).to_array()[0]
+}
+
+/// `ln x` for one `f32` (a scalar `libm` call: logarithms appear once per row, never
+/// per element, in the kernels).
+#[inline]
+#[must_use]
+pub fn ln_f32(x: f32) -> f32 {
+    libm::logf(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hsum8_matches_hsum() {
+        let vs: [Vector; 8] =
+            core::array::from_fn(|i| Vector::new(core::array::from_fn(|j| (i * 8 + j) as f32)));
+        let s = hsum8(vs).to_array();
+        for i in 0..8 {
+            assert_eq!(s[i], hsum(vs[i]));
+        }
+    }
+
+    #[test]
+    fn shifter_bits_give_n() {
+        for n in -150..=129_i32 {
+            let t = splat(n as f32 + SHIFTER);
+            let got = t.to_bits().cast_signed() - i32x8::splat(SHIFTER.to_bits() as i32);
+            assert_eq!(got.to_array()[0], n);
+            assert_eq!((t.to_bits() << 23).to_array()[0], (n << 23) as u32);
+        }
+    }
+
+    #[test]
+    fn coefficients_are_the_fitted_values() {
+        assert!((C2 - 0.499_999_94).abs() < 1e-7);
+        assert!((C3 - 0.166_665_09).abs() < 1e-7);
+        assert!((C4 - 0.041_668_53).abs() < 1e-8);
+        assert!((C5 - 0.008_370_144).abs() < 1e-9);
+        assert!((C6 - 0.001_381_165_3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn update_reduce_ignores_padding() {
+        let x = [1.0_f32; 11];
+        let mut y = [0.0_f32; 11];
+        let s = update_reduce(&mut y, [&x], 0.0, |_, [v]| v + splat(1.0), |a, b| a + b);
+        assert_eq!(hsum(s), 22.0);
+        assert_eq!(y, [2.0; 11]);
+    }
+
+    #[test]
+    fn update_touches_every_element() {
+        for len in 0..40 {
+            let mut a = [1.0_f32; 40];
+            let mut b = [2.0_f32; 40];
+            let x = [3.0_f32; 40];
+            update([&mut a[..len], &mut b[..len]], [&x[..len]], |[a, b], [x]| [a + x, b * x]);
+            assert!(a[..len].iter().all(|&v| v == 4.0));
+            assert!(b[..len].iter().all(|&v| v == 6.0));
+            assert!(a[len..].iter().all(|&v| v == 1.0));
+        }
+    }
+}

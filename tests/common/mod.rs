@@ -1,0 +1,151 @@
+//! Helpers shared by the integration tests: a seeded generator, `f64` reference
+//! implementations, ulp distances and finite-difference gradient checks.
+#![allow(dead_code)]
+
+/// SplitMix64: a tiny, well-known, seedable generator; enough for test data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        lo + (hi - lo) * u
+    }
+    /// Uniform integer in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+    /// A standard-normal-ish value (sum of uniforms), for logits with realistic spread.
+    pub fn normal(&mut self) -> f32 {
+        (0..4).map(|_| self.uniform(-1.0, 1.0)).sum::<f32>() * 0.866
+    }
+}
+
+/// Distance in units in the last place between two finite-or-infinite `f32` of the
+/// same sign (0 for equal values, including both NaN).
+pub fn ulps(a: f32, b: f32) -> u64 {
+    if a.is_nan() && b.is_nan() {
+        return 0;
+    }
+    if a.is_nan() || b.is_nan() {
+        return u64::MAX;
+    }
+    let key = |x: f32| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { i64::from(i32::MIN) - bits } else { bits }
+    };
+    // Maps the float line monotonically onto integers: -0 and +0 both go to 0.
+    let key = |x: f32| if x == 0.0 { 0 } else { key(x) };
+    (key(a) - key(b)).unsigned_abs()
+}
+
+/// The correctly rounded `eˣ`, from `f64` (whose `exp` is accurate to well under an
+/// `f32` ulp, so rounding it gives the correctly rounded `f32` except in rare ties).
+pub fn exp_ref(x: f32) -> f32 {
+    (x as f64).exp() as f32
+}
+
+/// Asserts `|got − want| ≤ atol + rtol·|want|` element-wise, with a helpful message.
+#[track_caller]
+pub fn assert_close(got: &[f32], want: &[f64], rtol: f64, atol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        if w.is_infinite() || w.is_nan() {
+            assert!(
+                (g as f64 == w) || (w.is_nan() && g.is_nan()),
+                "{what}[{i}]: got {g}, want {w}"
+            );
+            continue;
+        }
+        let err = (g as f64 - w).abs();
+        assert!(err <= atol + rtol * w.abs(), "{what}[{i}] (len {}): got {g}, want {w}, err {err:e}", got.len());
+    }
+}
+
+pub fn to64(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| v as f64).collect()
+}
+
+// ---- f64 references -------------------------------------------------------------------
+
+pub fn max_ref(x: &[f32]) -> f64 {
+    x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64))
+}
+
+pub fn logsumexp_ref(x: &[f32]) -> f64 {
+    let m = max_ref(x);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + x.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln()
+}
+
+pub fn softmax_ref(x: &[f32]) -> Vec<f64> {
+    let m = max_ref(x);
+    if m == f64::NEG_INFINITY {
+        return vec![0.0; x.len()];
+    }
+    let e: Vec<f64> = x.iter().map(|&v| (v as f64 - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+pub fn log_softmax_ref(x: &[f32]) -> Vec<f64> {
+    let l = logsumexp_ref(x);
+    if l == f64::NEG_INFINITY {
+        return vec![f64::NEG_INFINITY; x.len()];
+    }
+    x.iter().map(|&v| v as f64 - l).collect()
+}
+
+/// Naive triple loop `C = op(A)·op(B)` in `f64`, row-major, `op(A): m × k`.
+pub fn gemm_ref(m: usize, n: usize, k: usize, a: &[f32], ta: bool, b: &[f32], tb: bool) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0;
+            for p in 0..k {
+                let av = if ta { a[p * m + i] } else { a[i * k + p] };
+                let bv = if tb { b[j * k + p] } else { b[p * n + j] };
+                s += av as f64 * bv as f64;
+            }
+            c[i * n + j] = s;
+        }
+    }
+    c
+}
+
+/// Central finite-difference gradient of `f` at `x` (evaluated in `f64` by `f`), with
+/// step `h`.
+pub fn numeric_grad(x: &[f32], h: f64, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let mut xp: Vec<f64> = to64(x);
+    (0..x.len())
+        .map(|i| {
+            let orig = xp[i];
+            xp[i] = orig + h;
+            let fp = f(&xp);
+            xp[i] = orig - h;
+            let fm = f(&xp);
+            xp[i] = orig;
+            (fp - fm) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// Lengths that exercise every SIMD tail: 1..=67 and some larger ones.
+pub fn lengths() -> impl Iterator<Item = usize> {
+    (1..=67).chain([95, 96, 97, 128, 255, 256, 257, 1000, 1031])
+}
