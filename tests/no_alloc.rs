@@ -1,0 +1,123 @@
+//! A counting global allocator proves that no public kernel allocates.
+mod common;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use edgegrad::{MatMut, MatRef, kernels as k, kernels::{Accum, Adam, Trans}, simd};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls per thread.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCS.with(|c| c.get())
+}
+
+#[test]
+fn no_kernel_allocates() {
+    let mut rng = common::Rng::new(50);
+    let (m, n, kk) = (37, 67, 300);
+    let a = rng.vec(m * kk, -1.0, 1.0);
+    let b = rng.vec(kk * n, -1.0, 1.0);
+    let bt = rng.vec(n * kk, -1.0, 1.0);
+    let mut c = vec![0.0; m * n];
+    let x = rng.vec(n, -3.0, 3.0);
+    let mut y = vec![0.0; n];
+    let mut z = vec![0.0; n];
+    let rows = vec![0.5_f32; 4 * n];
+    let mut rows_out = vec![0.0; 4 * n];
+    let mut lse = vec![0.0; 4];
+    let targets = [1_u16, 2, 3, 0];
+    let mut p = rng.vec(n, -1.0, 1.0);
+    let (mut mo, mut vo, mut vel) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let mut g2 = vec![1.0; 9];
+    let mut xm = vec![0.0; m];
+
+    let before = allocations();
+    {
+        let am = MatRef::new(&a, m, kk).unwrap();
+        k::gemm(0.5, am, Trans::N, MatRef::new(&b, kk, n).unwrap(), Trans::N, 1.0, MatMut::new(&mut c, m, n).unwrap()).unwrap();
+        k::matmul(am, MatRef::new(&b, kk, n).unwrap(), MatMut::new(&mut c, m, n).unwrap(), Accum::Overwrite).unwrap();
+        k::matmul_nt(am, MatRef::new(&bt, n, kk).unwrap(), MatMut::new(&mut c, m, n).unwrap(), Accum::Add).unwrap();
+        k::matmul_tn(MatRef::new(&a[..m * m], m, m).unwrap(), MatRef::new(&b[..m * n], m, n).unwrap(), MatMut::new(&mut c, m, n).unwrap(), Accum::Add).unwrap();
+        k::gemm(1.0, MatRef::new(&a[..m * m], m, m).unwrap(), Trans::T, MatRef::new(&bt[..n * m], n, m).unwrap(), Trans::T, 0.0, MatMut::new(&mut c, m, n).unwrap()).unwrap();
+        k::matvec(MatRef::new(&b[..m * n], m, n).unwrap(), &x, &mut xm, Accum::Overwrite).unwrap();
+        k::vecmat(&xm, MatRef::new(&b[..m * n], m, n).unwrap(), &mut y, Accum::Add).unwrap();
+        k::add_bias(MatMut::new(&mut c, m, n).unwrap(), &x).unwrap();
+        k::col_sum(MatRef::new(&c, m, n).unwrap(), &mut y, Accum::Overwrite).unwrap();
+
+        k::softmax(&x, &mut y).unwrap();
+        k::softmax_in_place(&mut y).unwrap();
+        k::log_softmax(&x, &mut z).unwrap();
+        k::logsumexp(&x).unwrap();
+        k::softmax_backward(&y, &x, &mut z).unwrap();
+        k::log_softmax_backward(&y, &x, &mut z).unwrap();
+        let rm = MatRef::new(&rows, 4, n).unwrap();
+        k::softmax_rows(rm, MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+        k::softmax_rows_in_place(MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+        k::log_softmax_rows(rm, MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+        k::logsumexp_rows(rm, &mut lse).unwrap();
+        k::softmax_backward_rows(rm, rm, MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+        k::log_softmax_backward_rows(rm, rm, MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+
+        k::cross_entropy(&x, 3, &mut y).unwrap();
+        k::cross_entropy_loss(&x, 3).unwrap();
+        k::cross_entropy_batch(rm, &targets, Some(0), MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+        k::softmax(&x, &mut y).unwrap();
+        k::cross_entropy_soft(&x, &y, &mut z).unwrap();
+        k::cross_entropy_probs(&y, &y).unwrap();
+        k::logistic_loss(0.3, false).unwrap();
+
+        std::hint::black_box(k::sum(&x));
+        std::hint::black_box(k::max(&x));
+        std::hint::black_box(k::max_abs(&x));
+        k::dot(&x, &y).unwrap();
+        std::hint::black_box(k::sq_norm(&x));
+        std::hint::black_box(k::norm(&[1e30, 1e30]));
+        std::hint::black_box(k::global_norm(&[&x, &y]));
+        k::axpy(0.5, &x, &mut y).unwrap();
+        k::scale(0.5, &mut y);
+        k::add(&x, &y, &mut z).unwrap();
+        k::add_assign(&mut z, &x).unwrap();
+        k::mul(&x, &y, &mut z).unwrap();
+        k::mul_assign(&mut z, &x).unwrap();
+        k::fill(&mut z, 0.0);
+        k::exp(&x, &mut z).unwrap();
+        std::hint::black_box(simd::exp_f32(1.0));
+
+        k::sgd(&mut p, &x, 0.1).unwrap();
+        k::sgd_momentum(&mut p, &x, &mut vel, 0.1, 0.9).unwrap();
+        Adam::default().step(1, &mut p, &x, &mut mo, &mut vo).unwrap();
+        k::clip_grad_norm(&mut [&mut p, &mut g2], 0.5).unwrap();
+        k::zero_grads(&mut [&mut g2]);
+        k::accumulate(&mut g2, &[1.0; 9]).unwrap();
+        // error paths build their errors without allocating too
+        let _ = k::softmax(&[f32::NAN], &mut [0.0]).unwrap_err();
+        let _ = k::cross_entropy(&x, 1000, &mut y).unwrap_err();
+        let _ = MatRef::new(&x, 2, 2).unwrap_err();
+    }
+    assert_eq!(allocations() - before, 0, "kernels allocated");
+    // the counter itself works
+    let v = std::hint::black_box(vec![1_u8; 16]);
+    assert!(allocations() > before, "counting allocator saw {v:?} allocated");
+}
