@@ -1,1 +1,103 @@
-fn main(){}
+//! Softmax family, cross-entropy and the bare `exp`, against plain scalar versions
+//! that call `libm::expf` per element (and, for `exp`, against `wide`'s own `exp`).
+//!
+//! Run: `cargo bench --bench softmax`. Throughput is reported in elements per second.
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use edgegrad::kernels as k;
+use edgegrad::simd::{self, LANES};
+
+const LENS: [usize; 5] = [16, 64, 256, 1024, 4096];
+
+fn data(n: usize) -> Vec<f32> {
+    // deterministic logits with a realistic spread
+    (0..n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 12.0).collect()
+}
+
+/// The scalar baselines: three passes with `libm::expf`, as a straightforward port of
+/// the textbook formulas would be written.
+mod scalar {
+    pub fn max(x: &[f32]) -> f32 {
+        x.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b))
+    }
+    pub fn softmax(x: &[f32], y: &mut [f32]) {
+        let m = max(x);
+        let mut s = 0.0;
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = libm::expf(v - m);
+            s += *o;
+        }
+        let inv = 1.0 / s;
+        y.iter_mut().for_each(|o| *o *= inv);
+    }
+    pub fn logsumexp(x: &[f32]) -> f32 {
+        let m = max(x);
+        m + libm::logf(x.iter().map(|&v| libm::expf(v - m)).sum::<f32>())
+    }
+    pub fn log_softmax(x: &[f32], y: &mut [f32]) {
+        let l = logsumexp(x);
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = v - l;
+        }
+    }
+    pub fn cross_entropy(z: &[f32], t: usize, g: &mut [f32]) -> f32 {
+        softmax(z, g);
+        let loss = -libm::logf(g[t]);
+        g[t] -= 1.0;
+        loss
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(800)).sample_size(20)
+}
+
+fn bench_exp(c: &mut Criterion) {
+    let mut g = c.benchmark_group("exp");
+    let n = 4096;
+    let x = data(n);
+    let mut y = vec![0.0; n];
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("edgegrad", |b| b.iter(|| k::exp(black_box(&x), &mut y).unwrap()));
+    g.bench_function("wide_f32x8_exp", |b| {
+        b.iter(|| {
+            for (o, i) in y.as_chunks_mut::<LANES>().0.iter_mut().zip(black_box(&x).as_chunks::<LANES>().0) {
+                *o = simd::load(i).exp().to_array();
+            }
+        })
+    });
+    g.bench_function("scalar_libm", |b| {
+        b.iter(|| {
+            for (o, &i) in y.iter_mut().zip(black_box(&x)) {
+                *o = libm::expf(i);
+            }
+        })
+    });
+    g.finish();
+}
+
+fn bench_rows(c: &mut Criterion) {
+    type Kernel = fn(&[f32], &mut [f32]);
+    let cases: [(&str, Kernel, Kernel); 4] = [
+        ("softmax", |x, y| k::softmax(x, y).unwrap(), scalar::softmax),
+        ("log_softmax", |x, y| k::log_softmax(x, y).unwrap(), scalar::log_softmax),
+        ("logsumexp", |x, _| { black_box(k::logsumexp(x).unwrap()); }, |x, _| { black_box(scalar::logsumexp(x)); }),
+        ("cross_entropy_grad", |x, y| { black_box(k::cross_entropy(x, 3, y).unwrap()); }, |x, y| { black_box(scalar::cross_entropy(x, 3, y)); }),
+    ];
+    for (name, fast, slow) in cases {
+        let mut g = c.benchmark_group(name);
+        for n in LENS {
+            let x = data(n);
+            let mut y = vec![0.0; n];
+            g.throughput(Throughput::Elements(n as u64));
+            g.bench_with_input(BenchmarkId::new("edgegrad", n), &n, |b, _| b.iter(|| fast(black_box(&x), &mut y)));
+            g.bench_with_input(BenchmarkId::new("scalar_libm", n), &n, |b, _| b.iter(|| slow(black_box(&x), &mut y)));
+        }
+        g.finish();
+    }
+}
+
+criterion_group! { name = benches; config = config(); targets = bench_exp, bench_rows }
+criterion_main!(benches);

@@ -391,7 +391,7 @@ mod tests {
             let t = splat(n as f32 + SHIFTER);
             let got = t.to_bits().cast_signed() - i32x8::splat(SHIFTER.to_bits() as i32);
             assert_eq!(got.to_array()[0], n);
-            assert_eq!((t.to_bits() << 23).to_array()[0], (n << 23) as u32);
+            assert_eq!((t.to_bits() << 23_u32).to_array()[0], (n << 23) as u32);
         }
     }
 
