@@ -10,19 +10,25 @@
 //!
 //! # How it computes
 //!
-//! There is no packing and no scratch buffer. Products whose output rows run along
-//! contiguous memory of `B` (`A·B`, `Aᵀ·B`, and `Aᵀ·Bᵀ` computed as `(B·A)ᵀ`) use a
-//! register-blocked micro-kernel: a tile of up to [`MR`] rows × [`NR`] columns of `C`
-//! lives in `MR × 2` vector accumulators, and for each `p` along the shared dimension
-//! one row segment of `B` is loaded and each of the `MR` values of `A` is broadcast
-//! into fused multiply-adds. The shared dimension is cut into blocks of [`KC`] so the
-//! `KC × NR` panel of `B` stays in L1 cache while all row tiles of `A` pass over it.
-//! `A·Bᵀ` reads both operands along the shared dimension, so its micro-kernel keeps a
-//! `4 × 2` tile of dot-product accumulators and sums them horizontally at the end.
-//! Edge tiles use smaller instantiations of the same kernels, so every shape — `1×1`,
-//! tall, wide, not a multiple of the tile — takes the same code.
+//! There is no packing and no scratch buffer. A register-blocked micro-kernel serves
+//! the products whose `op(B)` has contiguous rows: a tile of up to [`MR`] rows × [`NR`] columns of `C` lives in
+//! `MR × 2` vector accumulators, and for each `p` along the shared dimension one row
+//! segment of `op(B)` (two vectors) is multiplied by each of the `MR` values of `op(A)`,
+//! broadcast, in fused multiply-adds. Row segments of `op(B)` are contiguous for `A·B`
+//! and `Aᵀ·B`, and `Aᵀ·Bᵀ` is computed as `(B·A)ᵀ`. The shared dimension is cut into blocks of [`KC`]
+//! so that the panel of `B` a column tile reads stays in L1 cache while all row tiles
+//! of `A` pass over it. Edge tiles use smaller instantiations of the same kernel, so
+//! every shape — `1×1`, tall, wide, not a multiple of the tile — takes the same code.
+//!
+//! In `A·Bᵀ` both operands run along the shared dimension, so its micro-kernel keeps a
+//! `4 × 4` tile of dot-product accumulators (four vectors of `A` and four of `B` per
+//! eight steps feed sixteen FMAs) and sums them horizontally at the end, two 8×8
+//! transposes for sixteen sums. (Transposing `B` in registers to reuse the broadcast
+//! kernel measured about half as fast: the shuffles compete with the FMAs for ports.)
+//! [`matvec`] is one [`dot`](crate::kernels::dot) per row.
 
 use crate::error::{Error, Result, check_len};
+use crate::kernels::reduce::dot;
 use crate::kernels::softmax::check_same_shape;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, LANES, Vector, splat};
@@ -36,7 +42,7 @@ pub const KC: usize = 256;
 /// Rows of `A` per dot-product tile of [`matmul_nt`].
 const DR: usize = 4;
 /// Rows of `B` (columns of `C`) per dot-product tile of [`matmul_nt`].
-const DC: usize = 2;
+const DC: usize = 4;
 
 /// Whether an operand enters a product as it is stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,10 +106,10 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, ta: Trans, b: MatRef<'_>, tb: Trans, beta
     }
     let (a, b) = (a.as_slice(), b.as_slice());
     match (ta, tb) {
-        (Trans::N, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Rows { a, ld: k }, b, n, beta, c, false),
-        (Trans::T, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Cols { a, ld: m }, b, n, beta, c, false),
+        (Trans::N, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Rows { a, ld: k }, Rhs { b, ld: n }, beta, c, false),
+        (Trans::T, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Cols { a, ld: m }, Rhs { b, ld: n }, beta, c, false),
         // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
-        (Trans::T, Trans::T) => broadcast_product(n, m, k, alpha, Lhs::Rows { a: b, ld: k }, a, m, beta, c, true),
+        (Trans::T, Trans::T) => broadcast_product(n, m, k, alpha, Lhs::Rows { a: b, ld: k }, Rhs { b: a, ld: m }, beta, c, true),
         (Trans::N, Trans::T) => dot_product(m, n, k, alpha, a, b, beta, c),
     }
     Ok(())
@@ -167,8 +173,18 @@ pub fn matmul_tn(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, acc: Accum) -> Res
 pub fn matvec(a: MatRef<'_>, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()> {
     check_len("matvec: x", a.cols(), x.len())?;
     check_len("matvec: y", a.rows(), y.len())?;
-    let rows = y.len();
-    gemm(1.0, a, Trans::N, MatRef::row_vector(x), Trans::T, acc.beta(), MatMut::new(y, rows, 1)?)
+    if a.cols() == 0 {
+        if acc == Accum::Overwrite {
+            y.fill(0.0);
+        }
+        return Ok(());
+    }
+    // One dot product per row: x stays in L1 and each row streams through once.
+    for (yi, row) in y.iter_mut().zip(a.row_iter()) {
+        let d = dot(row, x)?;
+        *yi = if acc == Accum::Add { *yi + d } else { d };
+    }
+    Ok(())
 }
 
 /// Vector·matrix `y ← x·A` or `y ← y + x·A` (`x: m`, `A: m × n`, `y: n`): a dense
@@ -241,7 +257,7 @@ fn scale_c(c: &mut [f32], beta: f32) {
     }
 }
 
-/// Where the broadcast operand's values come from.
+/// Where the broadcast operand `L` (`m × k`) comes from.
 #[derive(Clone, Copy)]
 enum Lhs<'a> {
     /// Element `(i, p)` at `a[i·ld + p]`: row `i` is contiguous along `p`.
@@ -250,26 +266,28 @@ enum Lhs<'a> {
     Cols { a: &'a [f32], ld: usize },
 }
 
-/// `C ← α·L·R + β·C` for `L: m × k` (a [`Lhs`]) and `R: k × n` stored row-major with
-/// row stride `ldr`; with `transposed_out` the result is stored as `Cᵀ` (`C: n × m`).
+/// The vector operand `R` (`k × n`): element `(p, j)` at `b[p·ld + j]`, so row
+/// segments load directly as vectors.
+#[derive(Clone, Copy)]
+struct Rhs<'a> {
+    b: &'a [f32],
+    ld: usize,
+}
+
+/// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n`; with `transposed_out` the result is
+/// stored as `Cᵀ` (`C: n × m`).
 #[allow(clippy::too_many_arguments)]
-fn broadcast_product(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    lhs: Lhs<'_>,
-    r: &[f32],
-    ldr: usize,
-    beta: f32,
-    c: &mut [f32],
-    transposed_out: bool,
-) {
+fn broadcast_product(m: usize, n: usize, k: usize, alpha: f32, lhs: Lhs<'_>, rhs: Rhs<'_>, beta: f32, c: &mut [f32], transposed_out: bool) {
     let mut out = Out { c, ld: if transposed_out { m } else { n }, alpha, transposed: transposed_out };
-    for k0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - k0);
+    // Read along columns, each step of L touches its own cache line; a shorter block
+    // keeps those lines and the panel of R in L1 together.
+    let block = match lhs {
+        Lhs::Rows { .. } => KC,
+        Lhs::Cols { .. } => KC / 4,
+    };
+    for k0 in (0..k).step_by(block) {
+        let kc = block.min(k - k0);
         let beta = if k0 == 0 { beta } else { 1.0 };
-        let panel = &r[k0 * ldr..(k0 + kc) * ldr];
         for j0 in (0..n).step_by(NR) {
             let width = NR.min(n - j0);
             let mut i0 = 0;
@@ -282,10 +300,10 @@ fn broadcast_product(
                 };
                 let tile = Tile { i0, j0, k0, kc, width, beta };
                 match rows {
-                    MR => columns::<MR>(&tile, lhs, panel, ldr, &mut out),
-                    4 => columns::<4>(&tile, lhs, panel, ldr, &mut out),
-                    2 => columns::<2>(&tile, lhs, panel, ldr, &mut out),
-                    _ => columns::<1>(&tile, lhs, panel, ldr, &mut out),
+                    MR => columns::<MR>(&tile, lhs, rhs, &mut out),
+                    4 => columns::<4>(&tile, lhs, rhs, &mut out),
+                    2 => columns::<2>(&tile, lhs, rhs, &mut out),
+                    _ => columns::<1>(&tile, lhs, rhs, &mut out),
                 }
                 i0 += rows;
             }
@@ -293,7 +311,8 @@ fn broadcast_product(
     }
 }
 
-/// Position of one micro-tile and its block of the shared dimension.
+/// Position of one micro-tile: rows `i0..`, columns `j0 .. j0 + width` and the block
+/// `k0 .. k0 + kc` of the shared dimension; `beta` applies to this block's store.
 #[derive(Clone, Copy)]
 struct Tile {
     i0: usize,
@@ -315,69 +334,68 @@ struct Out<'a> {
 /// Dispatches a tile of `R` rows on its column width: two full vectors, one full
 /// vector, or one partial vector (a wider remainder is split into the last two).
 #[inline(always)]
-fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, panel: &[f32], ldr: usize, out: &mut Out<'_>) {
+fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'_>) {
     if t.width == NR {
-        let acc = broadcast_tile::<R, 2, true>(t, lhs, panel, ldr);
-        out.store(t, t.i0, t.j0, t.width, &acc);
-    } else {
-        let mut j = t.j0;
-        let end = t.j0 + t.width;
-        while j < end {
-            let w = LANES.min(end - j);
-            let sub = Tile { j0: j, width: w, ..*t };
-            let acc = if w == LANES {
-                broadcast_tile::<R, 1, true>(&sub, lhs, panel, ldr)
-            } else {
-                broadcast_tile::<R, 1, false>(&sub, lhs, panel, ldr)
-            };
-            out.store(&sub, t.i0, j, w, &acc);
-            j += w;
+        out.store(t, &broadcast_tile::<R, 2, true>(t, lhs, rhs));
+        return;
+    }
+    let end = t.j0 + t.width;
+    let mut j0 = t.j0;
+    while j0 < end {
+        let sub = Tile { j0, width: LANES.min(end - j0), ..*t };
+        if sub.width == LANES {
+            out.store(&sub, &broadcast_tile::<R, 1, true>(&sub, lhs, rhs));
+        } else {
+            out.store(&sub, &broadcast_tile::<R, 1, false>(&sub, lhs, rhs));
         }
+        j0 += LANES;
     }
 }
 
-/// The broadcast micro-kernel: `acc[r][v] = Σₚ L(i0 + r, k0 + p) · R(p, j0 + 8v ..)`
-/// over one block of the shared dimension. `FULL` tiles load whole vectors of `R`;
-/// otherwise the single vector is loaded `width` wide, padded with zeros.
-#[inline(always)]
-fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(
-    t: &Tile,
-    lhs: Lhs<'_>,
-    panel: &[f32],
-    ldr: usize,
-) -> [[Vector; V]; R] {
-    let mut acc = [[splat(0.0); V]; R];
-    let span = if FULL { V * LANES } else { t.width };
-    let rows = panel.chunks_exact(ldr).take(t.kc);
-    let mut step = |a: [f32; R], brow: &[f32]| {
-        let seg = &brow[t.j0..t.j0 + span];
-        let b: [Vector; V] = core::array::from_fn(|v| {
-            if FULL { simd::load(&seg.as_chunks::<LANES>().0[v]) } else { simd::load_partial(seg, 0.0) }
-        });
-        for (accr, &ar) in acc.iter_mut().zip(a.iter()) {
-            let av = splat(ar);
-            for (accv, bv) in accr.iter_mut().zip(b) {
-                *accv = av.mul_add(bv, *accv);
-            }
-        }
-    };
+/// The micro-kernel: `acc[r][v] = Σₚ L(i0 + r, k0 + p) · R(k0 + p, j0 + 8v ..)` over one
+/// block of the shared dimension, as broadcast fused multiply-adds. `FULL` tiles have
+/// all `8·V` columns; otherwise the single vector is `width` wide, padded with zeros.
+#[inline(never)]
+fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>) -> [[Vector; V]; R] {
     match lhs {
         Lhs::Rows { a, ld } => {
             let arows: [&[f32]; R] = core::array::from_fn(|r| {
                 let start = (t.i0 + r) * ld + t.k0;
                 &a[start..start + t.kc]
             });
-            for (p, brow) in rows.enumerate() {
-                step(core::array::from_fn(|r| arows[r][p]), brow);
-            }
+            accumulate::<R, V, FULL>(t, rhs, |p| core::array::from_fn(|r| arows[r][p]))
         }
         Lhs::Cols { a, ld } => {
-            let cols = a[t.k0 * ld..].chunks(ld);
-            for (acol, brow) in cols.zip(rows) {
-                let s = &acol[t.i0..t.i0 + R];
-                step(core::array::from_fn(|r| s[r]), brow);
-            }
+            let block: &[f32] = &a[t.k0 * ld..];
+            accumulate::<R, V, FULL>(t, rhs, |p| {
+                let s = &block[p * ld + t.i0..p * ld + t.i0 + R];
+                core::array::from_fn(|r| s[r])
+            })
         }
+    }
+}
+
+/// `acc[r][v] += a[r] · b[v]` for one step of the shared dimension.
+#[inline(always)]
+fn fma_step<const R: usize, const V: usize>(acc: &mut [[Vector; V]; R], a: [f32; R], b: [Vector; V]) {
+    for (accr, ar) in acc.iter_mut().zip(a) {
+        let av = splat(ar);
+        for (x, bv) in accr.iter_mut().zip(b) {
+            *x = av.mul_add(bv, *x);
+        }
+    }
+}
+
+#[inline(always)]
+fn accumulate<const R: usize, const V: usize, const FULL: bool>(t: &Tile, rhs: Rhs<'_>, a_at: impl Fn(usize) -> [f32; R]) -> [[Vector; V]; R] {
+    let mut acc = [[splat(0.0); V]; R];
+    let span = if FULL { V * LANES } else { t.width };
+    let Rhs { b, ld } = rhs;
+    let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
+    for (p, brow) in rows.enumerate() {
+        let seg = &brow[t.j0..t.j0 + span];
+        let bv = core::array::from_fn(|v| if FULL { simd::load(&seg.as_chunks::<LANES>().0[v]) } else { simd::load_partial(seg, 0.0) });
+        fma_step(&mut acc, a_at(p), bv);
     }
     acc
 }
@@ -386,44 +404,36 @@ impl Out<'_> {
     /// Writes `α·acc + β·C` for a tile whose top-left output is `(i0, j0)` and whose
     /// columns `j0 .. j0 + width` are valid.
     #[inline(always)]
-    fn store<const R: usize, const V: usize>(&mut self, t: &Tile, i0: usize, j0: usize, width: usize, acc: &[[Vector; V]; R]) {
+    fn store<const R: usize, const V: usize>(&mut self, t: &Tile, acc: &[[Vector; V]; R]) {
         let (alpha, beta) = (splat(self.alpha), t.beta);
         if !self.transposed {
             for (r, accr) in acc.iter().enumerate() {
-                let start = (i0 + r) * self.ld + j0;
-                let crow = &mut self.c[start..start + width];
-                for (v, &a) in accr.iter().enumerate() {
-                    let lo = v * LANES;
-                    if lo >= width {
-                        break;
-                    }
-                    let seg = &mut crow[lo..width.min(lo + LANES)];
-                    let val = if beta == 0.0 {
-                        a * alpha
-                    } else {
-                        simd::load_partial(seg, 0.0).mul_add(splat(beta), a * alpha)
-                    };
-                    simd::store_partial(val, seg);
+                let start = (t.i0 + r) * self.ld + t.j0;
+                let crow = &mut self.c[start..start + t.width];
+                let (full, tail) = crow.as_chunks_mut::<LANES>();
+                for (&a, dst) in accr.iter().zip(full.iter_mut()) {
+                    let val = if beta == 0.0 { a * alpha } else { simd::load(dst).mul_add(splat(beta), a * alpha) };
+                    simd::store(val, dst);
+                }
+                if !tail.is_empty() {
+                    let a = accr[full.len()];
+                    let val = if beta == 0.0 { a * alpha } else { simd::load_partial(tail, 0.0).mul_add(splat(beta), a * alpha) };
+                    simd::store_partial(val, tail);
                 }
             }
         } else {
             for (r, accr) in acc.iter().enumerate() {
-                for (v, a) in accr.iter().enumerate() {
-                    for (l, &x) in a.to_array().iter().enumerate() {
-                        let col = v * LANES + l;
-                        if col >= width {
-                            break;
-                        }
-                        let dst = &mut self.c[(j0 + col) * self.ld + i0 + r];
-                        *dst = if beta == 0.0 { self.alpha * x } else { beta * *dst + self.alpha * x };
-                    }
+                let values = accr.iter().flat_map(|a| a.to_array()).take(t.width);
+                for (col, x) in values.enumerate() {
+                    let dst = &mut self.c[(t.j0 + col) * self.ld + t.i0 + r];
+                    *dst = if beta == 0.0 { self.alpha * x } else { beta * *dst + self.alpha * x };
                 }
             }
         }
     }
 }
 
-/// `C ← α·A·Bᵀ + β·C` with `A: m × k`, `B: n × k`: dot-product tiles of `DR × DC`.
+/// `C ← α·A·Bᵀ + β·C` with `A: m × k`, `B: n × k`, in dot-product tiles of `DR × DC`.
 #[allow(clippy::too_many_arguments)]
 fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
     let mut i0 = 0;
@@ -435,20 +445,26 @@ fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], b
         };
         let mut j0 = 0;
         while j0 < n {
-            let cols = DC.min(n - j0);
+            let cols = match n - j0 {
+                x if x >= DC => DC,
+                x if x >= 2 => 2,
+                _ => 1,
+            };
             let sums = match (rows, cols) {
                 (DR, DC) => dot_tile::<DR, DC>(a, b, k, i0, j0),
+                (DR, 2) => dot_tile::<DR, 2>(a, b, k, i0, j0),
                 (DR, _) => dot_tile::<DR, 1>(a, b, k, i0, j0),
                 (2, DC) => dot_tile::<2, DC>(a, b, k, i0, j0),
+                (2, 2) => dot_tile::<2, 2>(a, b, k, i0, j0),
                 (2, _) => dot_tile::<2, 1>(a, b, k, i0, j0),
                 (_, DC) => dot_tile::<1, DC>(a, b, k, i0, j0),
+                (_, 2) => dot_tile::<1, 2>(a, b, k, i0, j0),
                 _ => dot_tile::<1, 1>(a, b, k, i0, j0),
             };
-            for r in 0..rows {
-                for q in 0..cols {
-                    let dst = &mut c[(i0 + r) * n + j0 + q];
-                    let v = alpha * sums[r * cols + q];
-                    *dst = if beta == 0.0 { v } else { beta * *dst + v };
+            for (r, row) in sums.chunks_exact(DC).take(rows).enumerate() {
+                let start = (i0 + r) * n + j0;
+                for (dst, &s) in c[start..start + cols].iter_mut().zip(row) {
+                    *dst = if beta == 0.0 { alpha * s } else { beta * *dst + alpha * s };
                 }
             }
             j0 += cols;
@@ -458,37 +474,32 @@ fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], b
 }
 
 /// `R × C` dot products of rows `i0..` of `A` with rows `j0..` of `B` (length `k`),
-/// returned row-major in the first `R·C` lanes.
-#[inline(always)]
-fn dot_tile<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize, i0: usize, j0: usize) -> [f32; LANES] {
-    let arows: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
-    let brows: [&[f32]; C] = core::array::from_fn(|q| &b[(j0 + q) * k..(j0 + q + 1) * k]);
-    let achunks = arows.map(|s| s.as_chunks::<LANES>());
-    let bchunks = brows.map(|s| s.as_chunks::<LANES>());
+/// returned with the product of rows `i0 + r` and `j0 + q` at `[r·DC + q]`.
+#[inline(never)]
+fn dot_tile<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize, i0: usize, j0: usize) -> [f32; DR * DC] {
+    let achunks: [(&[[f32; LANES]], &[f32]); R] = core::array::from_fn(|r| a[(i0 + r) * k..(i0 + r + 1) * k].as_chunks());
+    let bchunks: [(&[[f32; LANES]], &[f32]); C] = core::array::from_fn(|q| b[(j0 + q) * k..(j0 + q + 1) * k].as_chunks());
     let mut acc = [[splat(0.0); C]; R];
-    for p in 0..k / LANES {
-        let bv: [Vector; C] = core::array::from_fn(|q| simd::load(&bchunks[q].0[p]));
-        for (accr, ac) in acc.iter_mut().zip(achunks.iter()) {
-            let av = simd::load(&ac.0[p]);
+    let step = |acc: &mut [[Vector; C]; R], av: [Vector; R], bv: [Vector; C]| {
+        for (accr, a) in acc.iter_mut().zip(av) {
             for (x, &bq) in accr.iter_mut().zip(bv.iter()) {
-                *x = av.mul_add(bq, *x);
+                *x = a.mul_add(bq, *x);
             }
         }
+    };
+    for p in 0..k / LANES {
+        step(&mut acc, achunks.map(|s| simd::load(&s.0[p])), bchunks.map(|s| simd::load(&s.0[p])));
     }
     if k % LANES != 0 {
-        let bv: [Vector; C] = core::array::from_fn(|q| simd::load_partial(bchunks[q].1, 0.0));
-        for (accr, ac) in acc.iter_mut().zip(achunks.iter()) {
-            let av = simd::load_partial(ac.1, 0.0);
-            for (x, &bq) in accr.iter_mut().zip(bv.iter()) {
-                *x = av.mul_add(bq, *x);
-            }
-        }
+        step(&mut acc, achunks.map(|s| simd::load_partial(s.1, 0.0)), bchunks.map(|s| simd::load_partial(s.1, 0.0)));
     }
-    let mut all = [splat(0.0); LANES];
+    // Lay the accumulators out as [r·DC + q] and reduce eight at a time.
+    let mut all = [splat(0.0); DR * DC];
     for (r, accr) in acc.iter().enumerate() {
-        for (q, &x) in accr.iter().enumerate() {
-            all[r * C + q] = x;
-        }
+        all[r * DC..r * DC + C].copy_from_slice(accr);
     }
-    simd::hsum8(all).to_array()
+    let halves = all.as_chunks::<LANES>().0;
+    let lo = simd::hsum8(halves[0]).to_array();
+    let hi = if R * DC > LANES { simd::hsum8(halves[1]).to_array() } else { [0.0; LANES] };
+    core::array::from_fn(|i| if i < LANES { lo[i] } else { hi[i - LANES] })
 }
