@@ -230,11 +230,22 @@ pub fn update_reduce<const N: usize>(
     let inputs = inputs.map(|s| &s[..len]);
     let (io_chunks, io_tail) = io.as_chunks_mut::<LANES>();
     let in_chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
-    let mut acc = [splat(identity); 2];
-    for (c, o) in io_chunks.iter_mut().enumerate() {
+    let (mut acc0, mut acc1) = (splat(identity), splat(identity));
+    let mut step = |c: usize, o: &mut [f32; LANES]| {
         let y = f(load(o), in_chunks.map(|s| load(&s[c])));
         store(y, o);
-        acc[c & 1] = fold(acc[c & 1], y);
+        y
+    };
+    let mut pairs = io_chunks.chunks_exact_mut(2);
+    let mut c = 0;
+    for pair in &mut pairs {
+        let (first, second) = pair.split_at_mut(1);
+        acc0 = fold(acc0, step(c, &mut first[0]));
+        acc1 = fold(acc1, step(c + 1, &mut second[0]));
+        c += 2;
+    }
+    if let [last] = pairs.into_remainder() {
+        acc0 = fold(acc0, step(c, last));
     }
     if !io_tail.is_empty() {
         let start = len - io_tail.len();
@@ -242,9 +253,9 @@ pub fn update_reduce<const N: usize>(
         store_partial(y, io_tail);
         let mut a = [identity; LANES];
         a[..io_tail.len()].copy_from_slice(&y.to_array()[..io_tail.len()]);
-        acc[0] = fold(acc[0], Vector::new(a));
+        acc1 = fold(acc1, Vector::new(a));
     }
-    fold(acc[0], acc[1])
+    fold(acc0, acc1)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -335,8 +346,7 @@ pub fn exp(x: Vector) -> Vector {
 
 /// The slow path of [`exp`]: clamps, then scales by `2ⁿ¹·2ⁿ²` with `n = n₁ + n₂`, both
 /// halves normal powers of two, so the only rounding is that of the final product.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 fn exp_edge(x: Vector) -> Vector {
     // e^-104 is below half the smallest subnormal and e^89 above f32::MAX, so clamping
     // to that interval changes no result and keeps n within [-150, 129].
