@@ -23,14 +23,19 @@ enum Op {
 
 /// (label, m, k, n)
 fn shapes() -> Vec<(String, usize, usize, usize)> {
-    let mut v: Vec<_> = [8, 16, 32, 64, 128, 256].iter().map(|&s| (format!("{s}"), s, s, s)).collect();
+    let mut v: Vec<_> = [8, 16, 32, 64, 128, 256]
+        .iter()
+        .map(|&s| (format!("{s}"), s, s, s))
+        .collect();
     v.push(("64x64*64x256".into(), 64, 64, 256));
     v.push(("32x32*32x64".into(), 32, 32, 64));
     v
 }
 
 fn fill(n: usize, seed: usize) -> Vec<f32> {
-    (0..n).map(|i| ((i * 2654435761 + seed) % 1000) as f32 / 1000.0 - 0.5).collect()
+    (0..n)
+        .map(|i| ((i * 2654435761 + seed) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
 }
 
 fn plain_loop(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
@@ -57,7 +62,10 @@ fn bench_op(cr: &mut Criterion, op: Op, name: &str) {
         let (br, bc) = if op == Op::NT { (n, kk) } else { (kk, n) };
         g.bench_with_input(BenchmarkId::new("edgegrad", &label), &(), |bch, _| {
             bch.iter(|| {
-                let (am, bm) = (MatRef::new(black_box(&a), ar, ac).unwrap(), MatRef::new(black_box(&b), br, bc).unwrap());
+                let (am, bm) = (
+                    MatRef::new(black_box(&a), ar, ac).unwrap(),
+                    MatRef::new(black_box(&b), br, bc).unwrap(),
+                );
                 let cm = MatMut::new(&mut c, m, n).unwrap();
                 match op {
                     Op::NN => k::matmul(am, bm, cm, Accum::Overwrite),
@@ -68,13 +76,36 @@ fn bench_op(cr: &mut Criterion, op: Op, name: &str) {
             })
         });
         // strides (row, column) of op(A) and op(B) in the stored buffers
-        let (rsa, csa) = if op == Op::TN { (1, m as isize) } else { (kk as isize, 1) };
-        let (rsb, csb) = if op == Op::NT { (1, kk as isize) } else { (n as isize, 1) };
+        let (rsa, csa) = if op == Op::TN {
+            (1, m as isize)
+        } else {
+            (kk as isize, 1)
+        };
+        let (rsb, csb) = if op == Op::NT {
+            (1, kk as isize)
+        } else {
+            (n as isize, 1)
+        };
         g.bench_with_input(BenchmarkId::new("matrixmultiply", &label), &(), |bch, _| {
             bch.iter(|| {
                 // SAFETY: the pointers and strides describe the live buffers a, b, c.
                 unsafe {
-                    matrixmultiply::sgemm(m, kk, n, 1.0, black_box(a.as_ptr()), rsa, csa, black_box(b.as_ptr()), rsb, csb, 0.0, c.as_mut_ptr(), n as isize, 1)
+                    matrixmultiply::sgemm(
+                        m,
+                        kk,
+                        n,
+                        1.0,
+                        black_box(a.as_ptr()),
+                        rsa,
+                        csa,
+                        black_box(b.as_ptr()),
+                        rsb,
+                        csb,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
                 }
             })
         });
@@ -106,7 +137,10 @@ fn bench_all(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(800)).sample_size(20)
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20)
 }
 
 criterion_group! { name = benches; config = config(); targets = bench_all }

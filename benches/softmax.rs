@@ -13,7 +13,9 @@ const LENS: [usize; 5] = [16, 64, 256, 1024, 4096];
 
 fn data(n: usize) -> Vec<f32> {
     // deterministic logits with a realistic spread
-    (0..n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 12.0).collect()
+    (0..n)
+        .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 12.0)
+        .collect()
 }
 
 /// The scalar baselines: three passes with `libm::expf`, as a straightforward port of
@@ -51,7 +53,10 @@ mod scalar {
 }
 
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_millis(800)).sample_size(20)
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .sample_size(20)
 }
 
 fn bench_exp(c: &mut Criterion) {
@@ -60,10 +65,17 @@ fn bench_exp(c: &mut Criterion) {
     let x = data(n);
     let mut y = vec![0.0; n];
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("edgegrad", |b| b.iter(|| k::exp(black_box(&x), &mut y).unwrap()));
+    g.bench_function("edgegrad", |b| {
+        b.iter(|| k::exp(black_box(&x), &mut y).unwrap())
+    });
     g.bench_function("wide_f32x8_exp", |b| {
         b.iter(|| {
-            for (o, i) in y.as_chunks_mut::<LANES>().0.iter_mut().zip(black_box(&x).as_chunks::<LANES>().0) {
+            for (o, i) in y
+                .as_chunks_mut::<LANES>()
+                .0
+                .iter_mut()
+                .zip(black_box(&x).as_chunks::<LANES>().0)
+            {
                 *o = simd::load(i).exp().to_array();
             }
         })
@@ -82,9 +94,29 @@ fn bench_rows(c: &mut Criterion) {
     type Kernel = fn(&[f32], &mut [f32]);
     let cases: [(&str, Kernel, Kernel); 4] = [
         ("softmax", |x, y| k::softmax(x, y).unwrap(), scalar::softmax),
-        ("log_softmax", |x, y| k::log_softmax(x, y).unwrap(), scalar::log_softmax),
-        ("logsumexp", |x, _| { black_box(k::logsumexp(x).unwrap()); }, |x, _| { black_box(scalar::logsumexp(x)); }),
-        ("cross_entropy_grad", |x, y| { black_box(k::cross_entropy(x, 3, y).unwrap()); }, |x, y| { black_box(scalar::cross_entropy(x, 3, y)); }),
+        (
+            "log_softmax",
+            |x, y| k::log_softmax(x, y).unwrap(),
+            scalar::log_softmax,
+        ),
+        (
+            "logsumexp",
+            |x, _| {
+                black_box(k::logsumexp(x).unwrap());
+            },
+            |x, _| {
+                black_box(scalar::logsumexp(x));
+            },
+        ),
+        (
+            "cross_entropy_grad",
+            |x, y| {
+                black_box(k::cross_entropy(x, 3, y).unwrap());
+            },
+            |x, y| {
+                black_box(scalar::cross_entropy(x, 3, y));
+            },
+        ),
     ];
     for (name, fast, slow) in cases {
         let mut g = c.benchmark_group(name);
@@ -92,8 +124,12 @@ fn bench_rows(c: &mut Criterion) {
             let x = data(n);
             let mut y = vec![0.0; n];
             g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new("edgegrad", n), &n, |b, _| b.iter(|| fast(black_box(&x), &mut y)));
-            g.bench_with_input(BenchmarkId::new("scalar_libm", n), &n, |b, _| b.iter(|| slow(black_box(&x), &mut y)));
+            g.bench_with_input(BenchmarkId::new("edgegrad", n), &n, |b, _| {
+                b.iter(|| fast(black_box(&x), &mut y))
+            });
+            g.bench_with_input(BenchmarkId::new("scalar_libm", n), &n, |b, _| {
+                b.iter(|| slow(black_box(&x), &mut y))
+            });
         }
         g.finish();
     }

@@ -66,10 +66,18 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Error::LengthMismatch { what, expected, found } => {
+            Error::LengthMismatch {
+                what,
+                expected,
+                found,
+            } => {
                 write!(f, "{what}: expected length {expected}, found {found}")
             }
-            Error::ShapeMismatch { what, expected, found } => write!(
+            Error::ShapeMismatch {
+                what,
+                expected,
+                found,
+            } => write!(
                 f,
                 "{what}: expected shape {}×{}, found {}×{}",
                 expected.0, expected.1, found.0, found.1
@@ -98,7 +106,11 @@ pub(crate) fn check_len(what: &'static str, expected: usize, found: usize) -> Re
     if expected == found {
         Ok(())
     } else {
-        Err(Error::LengthMismatch { what, expected, found })
+        Err(Error::LengthMismatch {
+            what,
+            expected,
+            found,
+        })
     }
 }
 

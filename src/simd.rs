@@ -231,7 +231,7 @@ pub fn update_reduce<const N: usize>(
     let (io_chunks, io_tail) = io.as_chunks_mut::<LANES>();
     let in_chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
     let (mut acc0, mut acc1) = (splat(identity), splat(identity));
-    let mut step = |c: usize, o: &mut [f32; LANES]| {
+    let step = |c: usize, o: &mut [f32; LANES]| {
         let y = f(load(o), in_chunks.map(|s| load(&s[c])));
         store(y, o);
         y
@@ -249,7 +249,10 @@ pub fn update_reduce<const N: usize>(
     }
     if !io_tail.is_empty() {
         let start = len - io_tail.len();
-        let y = f(load_partial(io_tail, 0.0), inputs.map(|s| load_partial(&s[start..], 0.0)));
+        let y = f(
+            load_partial(io_tail, 0.0),
+            inputs.map(|s| load_partial(&s[start..], 0.0)),
+        );
         store_partial(y, io_tail);
         let mut a = [identity; LANES];
         a[..io_tail.len()].copy_from_slice(&y.to_array()[..io_tail.len()]);
@@ -266,8 +269,8 @@ pub fn update_reduce<const N: usize>(
 const LOG2E: f32 = core::f32::consts::LOG2_E;
 /// ln 2 split in two: `LN2_HI` has 16 significant bits so `n·LN2_HI` is exact for
 /// every |n| ≤ 256, and `LN2_HI + LN2_LO` is ln 2 to about 2⁻⁴⁰.
-const LN2_HI: f32 = 0.693_145_751_953_125;
-const LN2_LO: f32 = 1.428_606_765_330_187e-6;
+const LN2_HI: f32 = f32::from_bits(0x3f31_7200); // 0.693145751953125
+const LN2_LO: f32 = f32::from_bits(0x35bf_be8e); // 1.4286068e-6
 /// 1.5·2²³: adding it rounds to an integer and leaves that integer in the low mantissa
 /// bits, which gives both `n` as a float and `n << 23` as bits without a conversion.
 const SHIFTER: f32 = 12_582_912.0;
@@ -429,7 +432,11 @@ mod tests {
             let mut a = [1.0_f32; 40];
             let mut b = [2.0_f32; 40];
             let x = [3.0_f32; 40];
-            update([&mut a[..len], &mut b[..len]], [&x[..len]], |[a, b], [x]| [a + x, b * x]);
+            update(
+                [&mut a[..len], &mut b[..len]],
+                [&x[..len]],
+                |[a, b], [x]| [a + x, b * x],
+            );
             assert!(a[..len].iter().all(|&v| v == 4.0));
             assert!(b[..len].iter().all(|&v| v == 6.0));
             assert!(a[len..].iter().all(|&v| v == 1.0));

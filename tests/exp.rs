@@ -42,7 +42,11 @@ fn exp_dense_sweep_within_one_ulp() {
     let (e, at, n) = worst((0..=u32::MAX).step_by(353));
     assert!(n >= 10_000_000);
     assert!(e <= 1, "exp: {e} ulp at {at:e} ({:#x})", at.to_bits());
-    let (e, at, _) = worst((0x8000_0000u32..=0xC2DC_0000).step_by(7).chain((0..=0x42C8_0000u32).step_by(7)));
+    let (e, at, _) = worst(
+        (0x8000_0000u32..=0xC2DC_0000)
+            .step_by(7)
+            .chain((0..=0x42C8_0000u32).step_by(7)),
+    );
     assert!(e <= 1, "exp: {e} ulp at {at:e}");
 }
 
@@ -65,7 +69,17 @@ fn exp_edges_are_exact() {
     assert_eq!(e(f32::MIN_POSITIVE), 1.0);
     assert_eq!(e(1e-30), 1.0);
     // a NaN in one lane does not disturb the others
-    let v = simd::exp(simd::Vector::new([f32::NAN, 0.0, 1.0, -200.0, 200.0, 2.0, 3.0, 4.0])).to_array();
+    let v = simd::exp(simd::Vector::new([
+        f32::NAN,
+        0.0,
+        1.0,
+        -200.0,
+        200.0,
+        2.0,
+        3.0,
+        4.0,
+    ]))
+    .to_array();
     assert!(v[0].is_nan());
     assert_eq!(&v[1..2], &[1.0]);
     assert_eq!((v[3], v[4]), (0.0, f32::INFINITY));
@@ -78,6 +92,9 @@ fn exp_edges_are_exact() {
 fn exp_exhaustive_within_one_ulp() {
     let (e, at, n) = worst(0..=u32::MAX);
     assert_eq!(n, 1 << 32);
-    println!("exhaustive: max error {e} ulp at {at:e} ({:#x})", at.to_bits());
+    println!(
+        "exhaustive: max error {e} ulp at {at:e} ({:#x})",
+        at.to_bits()
+    );
     assert!(e <= 1, "exp: {e} ulp at {at:e}");
 }

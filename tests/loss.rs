@@ -17,13 +17,25 @@ fn cross_entropy_matches_f64_and_its_gradient() {
         let mut g = vec![f32::NAN; n];
         let loss = k::cross_entropy(&z, t, &mut g).unwrap() as f64;
         let want = logsumexp_ref(&z) - z[t] as f64;
-        assert!((loss - want).abs() <= 2e-6 * (1.0 + want.abs()), "n {n}: {loss} vs {want}");
-        assert_eq!(k::cross_entropy_loss(&z, t).unwrap() as f64, (k::logsumexp(&z).unwrap() - z[t]) as f64);
+        assert!(
+            (loss - want).abs() <= 2e-6 * (1.0 + want.abs()),
+            "n {n}: {loss} vs {want}"
+        );
+        assert_eq!(
+            k::cross_entropy_loss(&z, t).unwrap() as f64,
+            (k::logsumexp(&z).unwrap() - z[t]) as f64
+        );
         let mut gw = softmax_ref(&z);
         gw[t] -= 1.0;
         assert_close(&g, &gw, 2e-5, 1e-7, "cross_entropy grad");
         let num = numeric_grad(&z, 1e-4, |z| lse_f64(z) - z[t]);
-        assert_close(&g, &num, 1e-4, 1e-6, "cross_entropy grad vs finite differences");
+        assert_close(
+            &g,
+            &num,
+            1e-4,
+            1e-6,
+            "cross_entropy grad vs finite differences",
+        );
     }
 }
 
@@ -42,7 +54,10 @@ fn cross_entropy_properties() {
     }
     // approaches 0 exactly in the one-hot limit
     let mut g = [0.0; 3];
-    assert_eq!(k::cross_entropy(&[200.0, 0.0, -5.0], 0, &mut g).unwrap(), 0.0);
+    assert_eq!(
+        k::cross_entropy(&[200.0, 0.0, -5.0], 0, &mut g).unwrap(),
+        0.0
+    );
     assert_eq!(g, [0.0, 0.0, 0.0]);
     let l = k::cross_entropy(&[10.0, 0.0, 0.0], 0, &mut g).unwrap();
     assert!(l > 0.0 && l < 1e-4);
@@ -55,10 +70,20 @@ fn cross_entropy_edges_and_errors() {
     let mut g = [0.0; 3];
     assert_eq!(
         k::cross_entropy(&[0.0; 3], 3, &mut g),
-        Err(Error::IndexOutOfRange { what: "cross_entropy target", index: 3, len: 3 })
+        Err(Error::IndexOutOfRange {
+            what: "cross_entropy target",
+            index: 3,
+            len: 3
+        })
     );
     assert!(k::cross_entropy(&[0.0; 3], 0, &mut g[..2]).is_err());
-    assert_eq!(k::cross_entropy(&[0.0, f32::NAN, 0.0], 0, &mut g), Err(Error::NonFinite { what: "cross_entropy logits", index: 1 }));
+    assert_eq!(
+        k::cross_entropy(&[0.0, f32::NAN, 0.0], 0, &mut g),
+        Err(Error::NonFinite {
+            what: "cross_entropy logits",
+            index: 1
+        })
+    );
     // masked target: infinite loss, finite gradient
     let l = k::cross_entropy(&[0.0, f32::NEG_INFINITY], 1, &mut g[..2]).unwrap();
     assert_eq!(l, f32::INFINITY);
@@ -75,18 +100,53 @@ fn batch_mean_with_ignore_index() {
     for (rows, cols) in [(1, 1), (4, 3), (9, 17), (16, 64)] {
         let z: Vec<f32> = (0..rows * cols).map(|_| rng.normal() * 2.0).collect();
         let ignore = cols; // an id outside the classes marks padding
-        let targets: Vec<u16> = (0..rows).map(|r| if r % 3 == 2 { ignore as u16 } else { rng.below(cols) as u16 }).collect();
+        let targets: Vec<u16> = (0..rows)
+            .map(|r| {
+                if r % 3 == 2 {
+                    ignore as u16
+                } else {
+                    rng.below(cols) as u16
+                }
+            })
+            .collect();
         let mut g = vec![f32::NAN; rows * cols];
-        let loss = k::cross_entropy_batch(MatRef::new(&z, rows, cols).unwrap(), &targets, Some(ignore), MatMut::new(&mut g, rows, cols).unwrap()).unwrap();
+        let loss = k::cross_entropy_batch(
+            MatRef::new(&z, rows, cols).unwrap(),
+            &targets,
+            Some(ignore),
+            MatMut::new(&mut g, rows, cols).unwrap(),
+        )
+        .unwrap();
         let counted: Vec<usize> = (0..rows).filter(|r| r % 3 != 2).collect();
         let n = counted.len() as f64;
-        let want: f64 = counted.iter().map(|&r| logsumexp_ref(&z[r * cols..(r + 1) * cols]) - z[r * cols + targets[r] as usize] as f64).sum::<f64>() / n;
-        assert!((loss as f64 - want).abs() <= 2e-6 * (1.0 + want), "{loss} vs {want}");
-        let mean_loss = |zz: &[f64]| counted.iter().map(|&r| lse_f64(&zz[r * cols..(r + 1) * cols]) - zz[r * cols + targets[r] as usize]).sum::<f64>() / n;
+        let want: f64 = counted
+            .iter()
+            .map(|&r| {
+                logsumexp_ref(&z[r * cols..(r + 1) * cols])
+                    - z[r * cols + targets[r] as usize] as f64
+            })
+            .sum::<f64>()
+            / n;
+        assert!(
+            (loss as f64 - want).abs() <= 2e-6 * (1.0 + want),
+            "{loss} vs {want}"
+        );
+        let mean_loss = |zz: &[f64]| {
+            counted
+                .iter()
+                .map(|&r| {
+                    lse_f64(&zz[r * cols..(r + 1) * cols]) - zz[r * cols + targets[r] as usize]
+                })
+                .sum::<f64>()
+                / n
+        };
         let num = numeric_grad(&z, 1e-4, mean_loss);
         assert_close(&g, &num, 1e-4, 1e-6, "batch grad");
         for r in (0..rows).filter(|r| r % 3 == 2) {
-            assert!(g[r * cols..(r + 1) * cols].iter().all(|&v| v == 0.0), "ignored rows get zero gradient");
+            assert!(
+                g[r * cols..(r + 1) * cols].iter().all(|&v| v == 0.0),
+                "ignored rows get zero gradient"
+            );
         }
     }
 }
@@ -97,12 +157,25 @@ fn batch_errors_leave_gradient_untouched() {
     let mut g = [5.0_f32; 6];
     let zm = MatRef::new(&z, 2, 3).unwrap();
     let err = k::cross_entropy_batch(zm, &[0_usize, 3], None, MatMut::new(&mut g, 2, 3).unwrap());
-    assert_eq!(err, Err(Error::IndexOutOfRange { what: "cross_entropy_batch target", index: 3, len: 3 }));
-    assert!(k::cross_entropy_batch(zm, &[0_usize], None, MatMut::new(&mut g, 2, 3).unwrap()).is_err());
-    assert!(k::cross_entropy_batch(zm, &[0_usize, 1], None, MatMut::new(&mut g, 3, 2).unwrap()).is_err());
+    assert_eq!(
+        err,
+        Err(Error::IndexOutOfRange {
+            what: "cross_entropy_batch target",
+            index: 3,
+            len: 3
+        })
+    );
+    assert!(
+        k::cross_entropy_batch(zm, &[0_usize], None, MatMut::new(&mut g, 2, 3).unwrap()).is_err()
+    );
+    assert!(
+        k::cross_entropy_batch(zm, &[0_usize, 1], None, MatMut::new(&mut g, 3, 2).unwrap())
+            .is_err()
+    );
     assert_eq!(g, [5.0; 6]);
     // all rows ignored: zero loss and zero gradient
-    let l = k::cross_entropy_batch(zm, &[7_u8, 7], Some(7), MatMut::new(&mut g, 2, 3).unwrap()).unwrap();
+    let l = k::cross_entropy_batch(zm, &[7_u8, 7], Some(7), MatMut::new(&mut g, 2, 3).unwrap())
+        .unwrap();
     assert_eq!(l, 0.0);
     assert_eq!(g, [0.0; 6]);
 }
@@ -112,7 +185,15 @@ fn soft_targets_match_f64_and_gradient() {
     let mut rng = Rng::new(23);
     for n in [1, 2, 7, 8, 9, 16, 31, 67] {
         let z: Vec<f32> = (0..n).map(|_| rng.normal() * 2.0).collect();
-        let mut p: Vec<f32> = (0..n).map(|i| if i % 4 == 3 { 0.0 } else { rng.uniform(0.0, 1.0) }).collect();
+        let mut p: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 4 == 3 {
+                    0.0
+                } else {
+                    rng.uniform(0.0, 1.0)
+                }
+            })
+            .collect();
         let s: f32 = p.iter().sum();
         if s == 0.0 {
             p[0] = 1.0;
@@ -123,7 +204,10 @@ fn soft_targets_match_f64_and_gradient() {
         let l = k::cross_entropy_soft(&z, &p, &mut g).unwrap() as f64;
         let f = |z: &[f64]| {
             let lse = lse_f64(z);
-            p.iter().zip(z).map(|(&p, &z)| p as f64 * (lse - z)).sum::<f64>()
+            p.iter()
+                .zip(z)
+                .map(|(&p, &z)| p as f64 * (lse - z))
+                .sum::<f64>()
         };
         let want = f(&common::to64(&z));
         assert!((l - want).abs() <= 1e-5 * (1.0 + want), "{l} vs {want}");
@@ -140,26 +224,52 @@ fn soft_targets_match_f64_and_gradient() {
     }
     // 0·log 0 = 0 even against a masked logit; p > 0 on a masked logit is infinite
     let mut g = [0.0; 2];
-    assert_eq!(k::cross_entropy_soft(&[0.0, f32::NEG_INFINITY], &[1.0, 0.0], &mut g).unwrap(), 0.0);
-    assert_eq!(k::cross_entropy_soft(&[0.0, f32::NEG_INFINITY], &[0.5, 0.5], &mut g).unwrap(), f32::INFINITY);
-    assert!(matches!(k::cross_entropy_soft(&[0.0, 0.0], &[-0.5, 1.5], &mut g), Err(Error::InvalidParameter { .. })));
-    assert!(matches!(k::cross_entropy_soft(&[0.0, 0.0], &[f32::NAN, 1.0], &mut g), Err(Error::NonFinite { index: 0, .. })));
+    assert_eq!(
+        k::cross_entropy_soft(&[0.0, f32::NEG_INFINITY], &[1.0, 0.0], &mut g).unwrap(),
+        0.0
+    );
+    assert_eq!(
+        k::cross_entropy_soft(&[0.0, f32::NEG_INFINITY], &[0.5, 0.5], &mut g).unwrap(),
+        f32::INFINITY
+    );
+    assert!(matches!(
+        k::cross_entropy_soft(&[0.0, 0.0], &[-0.5, 1.5], &mut g),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        k::cross_entropy_soft(&[0.0, 0.0], &[f32::NAN, 1.0], &mut g),
+        Err(Error::NonFinite { index: 0, .. })
+    ));
 }
 
 #[test]
 fn cross_entropy_of_distributions() {
     let p = [0.7_f32, 0.2, 0.1, 0.0];
     let q = [0.1_f32, 0.3, 0.5, 0.1];
-    let h = |a: &[f32], b: &[f32]| -> f64 { a.iter().zip(b).filter(|(a, _)| **a > 0.0).map(|(&a, &b)| -(a as f64) * (b as f64).ln()).sum() };
+    let h = |a: &[f32], b: &[f32]| -> f64 {
+        a.iter()
+            .zip(b)
+            .filter(|(a, _)| **a > 0.0)
+            .map(|(&a, &b)| -(a as f64) * (b as f64).ln())
+            .sum()
+    };
     let pq = k::cross_entropy_probs(&p, &q).unwrap();
     let qp = k::cross_entropy_probs(&q, &p).unwrap();
     assert!((pq as f64 - h(&p, &q)).abs() < 1e-6);
     assert_eq!(qp, f32::INFINITY, "q puts mass where p has none");
     let r = [0.25_f32; 4];
-    assert!((k::cross_entropy_probs(&p, &r).unwrap() - k::cross_entropy_probs(&r, &p).unwrap()).abs() > 0.1 || k::cross_entropy_probs(&r, &p).unwrap().is_infinite());
+    assert!(
+        (k::cross_entropy_probs(&p, &r).unwrap() - k::cross_entropy_probs(&r, &p).unwrap()).abs()
+            > 0.1
+            || k::cross_entropy_probs(&r, &p).unwrap().is_infinite()
+    );
     let a = [0.6_f32, 0.4];
     let b = [0.3_f32, 0.7];
-    assert_ne!(k::cross_entropy_probs(&a, &b).unwrap(), k::cross_entropy_probs(&b, &a).unwrap(), "H(P,Q) != H(Q,P)");
+    assert_ne!(
+        k::cross_entropy_probs(&a, &b).unwrap(),
+        k::cross_entropy_probs(&b, &a).unwrap(),
+        "H(P,Q) != H(Q,P)"
+    );
     // H(P,P) is the entropy, the minimum over Q (Gibbs' inequality)
     let hpp = k::cross_entropy_probs(&a, &a).unwrap();
     assert!(hpp < k::cross_entropy_probs(&a, &b).unwrap());
@@ -177,10 +287,16 @@ fn logistic_loss_is_stable_and_its_gradient_right() {
         for pos in [true, false] {
             let (l, g) = k::logistic_loss(x, pos).unwrap();
             let want = f(x as f64, pos);
-            assert!((l as f64 - want).abs() <= 2e-7 * want.max(1e-30) + 1e-37, "loss({x}, {pos}) = {l}, want {want}");
+            assert!(
+                (l as f64 - want).abs() <= 2e-7 * want.max(1e-30) + 1e-37,
+                "loss({x}, {pos}) = {l}, want {want}"
+            );
             let h = 1e-4;
             let num = (f(x as f64 + h, pos) - f(x as f64 - h, pos)) / (2.0 * h);
-            assert!((g as f64 - num).abs() <= 1e-6 * (1.0 + num.abs()), "grad({x}, {pos}) = {g}, want {num}");
+            assert!(
+                (g as f64 - num).abs() <= 1e-6 * (1.0 + num.abs()),
+                "grad({x}, {pos}) = {g}, want {num}"
+            );
         }
     }
     // no overflow at the extremes

@@ -2,35 +2,91 @@
 //! α/β and accumulate semantics, and the gradient products by finite differences.
 mod common;
 use common::{Rng, gemm_ref, numeric_grad};
-use edgegrad::{Error, MatMut, MatRef, kernels as k, kernels::{Accum, Trans}};
+use edgegrad::{
+    Error, MatMut, MatRef, kernels as k,
+    kernels::{Accum, Trans},
+};
 
 /// Checks `got ≈ α·ref + β·c0` with the standard error bound `k·u·(|α|·|A|·|B| + |β·C|)`.
 #[allow(clippy::too_many_arguments)]
-fn check(got: &[f32], m: usize, n: usize, kk: usize, a: &[f32], ta: bool, b: &[f32], tb: bool, alpha: f32, beta: f32, c0: &[f32], what: &str) {
+fn check(
+    got: &[f32],
+    m: usize,
+    n: usize,
+    kk: usize,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    alpha: f32,
+    beta: f32,
+    c0: &[f32],
+    what: &str,
+) {
     let want = gemm_ref(m, n, kk, a, ta, b, tb);
     let aa: Vec<f32> = a.iter().map(|v| v.abs()).collect();
     let ba: Vec<f32> = b.iter().map(|v| v.abs()).collect();
     let bound = gemm_ref(m, n, kk, &aa, ta, &ba, tb);
     for i in 0..m * n {
-        let old = if beta == 0.0 { 0.0 } else { beta as f64 * c0[i] as f64 };
+        let old = if beta == 0.0 {
+            0.0
+        } else {
+            beta as f64 * c0[i] as f64
+        };
         let w = alpha as f64 * want[i] + old;
         let tol = (kk as f64 + 2.0) * 1.2e-7 * (alpha.abs() as f64 * bound[i] + old.abs()) + 1e-30;
-        assert!((got[i] as f64 - w).abs() <= tol, "{what} {m}x{kk}x{n} at {i}: got {}, want {w}", got[i]);
+        assert!(
+            (got[i] as f64 - w).abs() <= tol,
+            "{what} {m}x{kk}x{n} at {i}: got {}, want {w}",
+            got[i]
+        );
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(rng: &mut Rng, m: usize, n: usize, kk: usize, ta: Trans, tb: Trans, alpha: f32, beta: f32) {
     let a = rng.vec(m * kk, -1.0, 1.0);
     let b = rng.vec(kk * n, -1.0, 1.0);
-    let c0: Vec<f32> = if beta == 0.0 { vec![f32::NAN; m * n] } else { rng.vec(m * n, -1.0, 1.0) };
+    let c0: Vec<f32> = if beta == 0.0 {
+        vec![f32::NAN; m * n]
+    } else {
+        rng.vec(m * n, -1.0, 1.0)
+    };
     let mut c = c0.clone();
     let (ar, ac) = if ta == Trans::N { (m, kk) } else { (kk, m) };
     let (br, bc) = if tb == Trans::N { (kk, n) } else { (n, kk) };
-    k::gemm(alpha, MatRef::new(&a, ar, ac).unwrap(), ta, MatRef::new(&b, br, bc).unwrap(), tb, beta, MatMut::new(&mut c, m, n).unwrap()).unwrap();
-    check(&c, m, n, kk, &a, ta == Trans::T, &b, tb == Trans::T, alpha, beta, &c0, &format!("gemm {ta:?}{tb:?}"));
+    k::gemm(
+        alpha,
+        MatRef::new(&a, ar, ac).unwrap(),
+        ta,
+        MatRef::new(&b, br, bc).unwrap(),
+        tb,
+        beta,
+        MatMut::new(&mut c, m, n).unwrap(),
+    )
+    .unwrap();
+    check(
+        &c,
+        m,
+        n,
+        kk,
+        &a,
+        ta == Trans::T,
+        &b,
+        tb == Trans::T,
+        alpha,
+        beta,
+        &c0,
+        &format!("gemm {ta:?}{tb:?}"),
+    );
 }
 
-const OPS: [(Trans, Trans); 4] = [(Trans::N, Trans::N), (Trans::N, Trans::T), (Trans::T, Trans::N), (Trans::T, Trans::T)];
+const OPS: [(Trans, Trans); 4] = [
+    (Trans::N, Trans::N),
+    (Trans::N, Trans::T),
+    (Trans::T, Trans::N),
+    (Trans::T, Trans::T),
+];
 
 #[test]
 fn every_small_shape_every_op() {
@@ -49,7 +105,17 @@ fn every_small_shape_every_op() {
 #[test]
 fn tall_wide_and_large_shapes() {
     let mut rng = Rng::new(31);
-    let shapes = [(1, 1, 1), (300, 3, 5), (3, 300, 5), (2, 2, 600), (67, 67, 67), (64, 256, 64), (32, 64, 32), (130, 70, 260), (17, 33, 513)];
+    let shapes = [
+        (1, 1, 1),
+        (300, 3, 5),
+        (3, 300, 5),
+        (2, 2, 600),
+        (67, 67, 67),
+        (64, 256, 64),
+        (32, 64, 32),
+        (130, 70, 260),
+        (17, 33, 513),
+    ];
     for (m, n, kk) in shapes {
         for (ta, tb) in OPS {
             run(&mut rng, m, n, kk, ta, tb, 1.0, 0.0);
@@ -71,8 +137,20 @@ fn alpha_beta_and_accumulate() {
     let b = rng.vec(4 * 5, -1.0, 1.0);
     let old = rng.vec(6 * 5, -1.0, 1.0);
     let (mut c1, mut c2) = (old.clone(), vec![0.0; 30]);
-    k::matmul(MatRef::new(&a, 6, 4).unwrap(), MatRef::new(&b, 4, 5).unwrap(), MatMut::new(&mut c1, 6, 5).unwrap(), Accum::Add).unwrap();
-    k::matmul(MatRef::new(&a, 6, 4).unwrap(), MatRef::new(&b, 4, 5).unwrap(), MatMut::new(&mut c2, 6, 5).unwrap(), Accum::Overwrite).unwrap();
+    k::matmul(
+        MatRef::new(&a, 6, 4).unwrap(),
+        MatRef::new(&b, 4, 5).unwrap(),
+        MatMut::new(&mut c1, 6, 5).unwrap(),
+        Accum::Add,
+    )
+    .unwrap();
+    k::matmul(
+        MatRef::new(&a, 6, 4).unwrap(),
+        MatRef::new(&b, 4, 5).unwrap(),
+        MatMut::new(&mut c2, 6, 5).unwrap(),
+        Accum::Overwrite,
+    )
+    .unwrap();
     for i in 0..30 {
         assert!((c1[i] - (c2[i] + old[i])).abs() < 1e-6);
     }
@@ -82,35 +160,120 @@ fn alpha_beta_and_accumulate() {
 fn beta_zero_never_reads_c_and_k_zero_scales() {
     let a = [1.0_f32; 6];
     let mut c = [f32::NAN; 4];
-    k::matmul(MatRef::new(&a, 2, 3).unwrap(), MatRef::new(&a, 3, 2).unwrap(), MatMut::new(&mut c, 2, 2).unwrap(), Accum::Overwrite).unwrap();
+    k::matmul(
+        MatRef::new(&a, 2, 3).unwrap(),
+        MatRef::new(&a, 3, 2).unwrap(),
+        MatMut::new(&mut c, 2, 2).unwrap(),
+        Accum::Overwrite,
+    )
+    .unwrap();
     assert_eq!(c, [3.0; 4]);
     let mut c = [2.0_f32; 4];
-    k::gemm(1.0, MatRef::new(&[], 2, 0).unwrap(), Trans::N, MatRef::new(&[], 0, 2).unwrap(), Trans::N, 0.5, MatMut::new(&mut c, 2, 2).unwrap()).unwrap();
+    k::gemm(
+        1.0,
+        MatRef::new(&[], 2, 0).unwrap(),
+        Trans::N,
+        MatRef::new(&[], 0, 2).unwrap(),
+        Trans::N,
+        0.5,
+        MatMut::new(&mut c, 2, 2).unwrap(),
+    )
+    .unwrap();
     assert_eq!(c, [1.0; 4]);
     let mut c = [f32::NAN; 4];
-    k::gemm(1.0, MatRef::new(&[], 2, 0).unwrap(), Trans::N, MatRef::new(&[], 0, 2).unwrap(), Trans::N, 0.0, MatMut::new(&mut c, 2, 2).unwrap()).unwrap();
+    k::gemm(
+        1.0,
+        MatRef::new(&[], 2, 0).unwrap(),
+        Trans::N,
+        MatRef::new(&[], 0, 2).unwrap(),
+        Trans::N,
+        0.0,
+        MatMut::new(&mut c, 2, 2).unwrap(),
+    )
+    .unwrap();
     assert_eq!(c, [0.0; 4]);
     // empty outputs are fine
-    k::matmul(MatRef::new(&[], 0, 3).unwrap(), MatRef::new(&[0.0; 6], 3, 2).unwrap(), MatMut::new(&mut [], 0, 2).unwrap(), Accum::Add).unwrap();
+    k::matmul(
+        MatRef::new(&[], 0, 3).unwrap(),
+        MatRef::new(&[0.0; 6], 3, 2).unwrap(),
+        MatMut::new(&mut [], 0, 2).unwrap(),
+        Accum::Add,
+    )
+    .unwrap();
 }
 
 #[test]
 fn shape_errors_do_not_write() {
     let a = [0.0_f32; 6];
     let mut c = [9.0_f32; 4];
-    let err = k::matmul(MatRef::new(&a, 2, 3).unwrap(), MatRef::new(&a, 2, 3).unwrap(), MatMut::new(&mut c, 2, 2).unwrap(), Accum::Overwrite);
-    assert!(matches!(err, Err(Error::ShapeMismatch { expected: (3, 3), found: (2, 3), .. })), "{err:?}");
-    let err = k::matmul_nt(MatRef::new(&a, 2, 3).unwrap(), MatRef::new(&a, 3, 2).unwrap(), MatMut::new(&mut c, 2, 2).unwrap(), Accum::Overwrite);
+    let err = k::matmul(
+        MatRef::new(&a, 2, 3).unwrap(),
+        MatRef::new(&a, 2, 3).unwrap(),
+        MatMut::new(&mut c, 2, 2).unwrap(),
+        Accum::Overwrite,
+    );
+    assert!(
+        matches!(
+            err,
+            Err(Error::ShapeMismatch {
+                expected: (3, 3),
+                found: (2, 3),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let err = k::matmul_nt(
+        MatRef::new(&a, 2, 3).unwrap(),
+        MatRef::new(&a, 3, 2).unwrap(),
+        MatMut::new(&mut c, 2, 2).unwrap(),
+        Accum::Overwrite,
+    );
     assert!(err.is_err());
-    let err = k::matmul(MatRef::new(&a, 2, 3).unwrap(), MatRef::new(&a, 3, 2).unwrap(), MatMut::new(&mut c, 4, 1).unwrap(), Accum::Overwrite);
-    assert_eq!(err, Err(Error::ShapeMismatch { what: "gemm: C", expected: (2, 2), found: (4, 1) }));
+    let err = k::matmul(
+        MatRef::new(&a, 2, 3).unwrap(),
+        MatRef::new(&a, 3, 2).unwrap(),
+        MatMut::new(&mut c, 4, 1).unwrap(),
+        Accum::Overwrite,
+    );
+    assert_eq!(
+        err,
+        Err(Error::ShapeMismatch {
+            what: "gemm: C",
+            expected: (2, 2),
+            found: (4, 1)
+        })
+    );
     assert_eq!(c, [9.0; 4]);
     assert!(MatRef::new(&a, 4, 2).is_err());
     assert!(MatRef::new(&a, usize::MAX, 2).is_err());
-    assert!(k::matvec(MatRef::new(&a, 2, 3).unwrap(), &[0.0; 2], &mut c[..2], Accum::Overwrite).is_err());
-    assert!(k::vecmat(&[0.0; 3], MatRef::new(&a, 2, 3).unwrap(), &mut c[..3], Accum::Overwrite).is_err());
+    assert!(
+        k::matvec(
+            MatRef::new(&a, 2, 3).unwrap(),
+            &[0.0; 2],
+            &mut c[..2],
+            Accum::Overwrite
+        )
+        .is_err()
+    );
+    assert!(
+        k::vecmat(
+            &[0.0; 3],
+            MatRef::new(&a, 2, 3).unwrap(),
+            &mut c[..3],
+            Accum::Overwrite
+        )
+        .is_err()
+    );
     assert!(k::add_bias(MatMut::new(&mut c, 2, 2).unwrap(), &[1.0; 3]).is_err());
-    assert!(k::col_sum(MatRef::new(&a, 2, 3).unwrap(), &mut c[..2], Accum::Overwrite).is_err());
+    assert!(
+        k::col_sum(
+            MatRef::new(&a, 2, 3).unwrap(),
+            &mut c[..2],
+            Accum::Overwrite
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -164,15 +327,41 @@ fn gradient_products_match_finite_differences() {
         let b64 = common::to64(&b);
         let a64 = common::to64(&a);
         let mut da = vec![0.0; m * kk];
-        k::matmul_nt(MatRef::new(&g, m, n).unwrap(), MatRef::new(&b, kk, n).unwrap(), MatMut::new(&mut da, m, kk).unwrap(), Accum::Overwrite).unwrap();
-        common::assert_close(&da, &numeric_grad(&a, 1e-3, |a| loss(a, &b64)), 1e-5, 1e-5, "dA");
+        k::matmul_nt(
+            MatRef::new(&g, m, n).unwrap(),
+            MatRef::new(&b, kk, n).unwrap(),
+            MatMut::new(&mut da, m, kk).unwrap(),
+            Accum::Overwrite,
+        )
+        .unwrap();
+        common::assert_close(
+            &da,
+            &numeric_grad(&a, 1e-3, |a| loss(a, &b64)),
+            1e-5,
+            1e-5,
+            "dA",
+        );
         let mut db = vec![0.0; kk * n];
-        k::matmul_tn(MatRef::new(&a, m, kk).unwrap(), MatRef::new(&g, m, n).unwrap(), MatMut::new(&mut db, kk, n).unwrap(), Accum::Overwrite).unwrap();
-        common::assert_close(&db, &numeric_grad(&b, 1e-3, |b| loss(&a64, b)), 1e-5, 1e-5, "dB");
+        k::matmul_tn(
+            MatRef::new(&a, m, kk).unwrap(),
+            MatRef::new(&g, m, n).unwrap(),
+            MatMut::new(&mut db, kk, n).unwrap(),
+            Accum::Overwrite,
+        )
+        .unwrap();
+        common::assert_close(
+            &db,
+            &numeric_grad(&b, 1e-3, |b| loss(&a64, b)),
+            1e-5,
+            1e-5,
+            "dB",
+        );
         let bias = rng.vec(n, -1.0, 1.0);
         let mut dbias = vec![0.0; n];
         k::col_sum(MatRef::new(&g, m, n).unwrap(), &mut dbias, Accum::Overwrite).unwrap();
-        let num = numeric_grad(&bias, 1e-3, |bb| (0..m * n).map(|i| g[i] as f64 * bb[i % n]).sum());
+        let num = numeric_grad(&bias, 1e-3, |bb| {
+            (0..m * n).map(|i| g[i] as f64 * bb[i % n]).sum()
+        });
         common::assert_close(&dbias, &num, 1e-5, 1e-5, "dbias");
     }
 }

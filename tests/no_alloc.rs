@@ -3,7 +3,11 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use edgegrad::{MatMut, MatRef, kernels as k, kernels::{Accum, Adam, Trans}, simd};
+use edgegrad::{
+    MatMut, MatRef, kernels as k,
+    kernels::{Accum, Adam, Trans},
+    simd,
+};
 
 struct Counting;
 
@@ -56,13 +60,61 @@ fn no_kernel_allocates() {
     let before = allocations();
     {
         let am = MatRef::new(&a, m, kk).unwrap();
-        k::gemm(0.5, am, Trans::N, MatRef::new(&b, kk, n).unwrap(), Trans::N, 1.0, MatMut::new(&mut c, m, n).unwrap()).unwrap();
-        k::matmul(am, MatRef::new(&b, kk, n).unwrap(), MatMut::new(&mut c, m, n).unwrap(), Accum::Overwrite).unwrap();
-        k::matmul_nt(am, MatRef::new(&bt, n, kk).unwrap(), MatMut::new(&mut c, m, n).unwrap(), Accum::Add).unwrap();
-        k::matmul_tn(MatRef::new(&a[..m * m], m, m).unwrap(), MatRef::new(&b[..m * n], m, n).unwrap(), MatMut::new(&mut c, m, n).unwrap(), Accum::Add).unwrap();
-        k::gemm(1.0, MatRef::new(&a[..m * m], m, m).unwrap(), Trans::T, MatRef::new(&bt[..n * m], n, m).unwrap(), Trans::T, 0.0, MatMut::new(&mut c, m, n).unwrap()).unwrap();
-        k::matvec(MatRef::new(&b[..m * n], m, n).unwrap(), &x, &mut xm, Accum::Overwrite).unwrap();
-        k::vecmat(&xm, MatRef::new(&b[..m * n], m, n).unwrap(), &mut y, Accum::Add).unwrap();
+        k::gemm(
+            0.5,
+            am,
+            Trans::N,
+            MatRef::new(&b, kk, n).unwrap(),
+            Trans::N,
+            1.0,
+            MatMut::new(&mut c, m, n).unwrap(),
+        )
+        .unwrap();
+        k::matmul(
+            am,
+            MatRef::new(&b, kk, n).unwrap(),
+            MatMut::new(&mut c, m, n).unwrap(),
+            Accum::Overwrite,
+        )
+        .unwrap();
+        k::matmul_nt(
+            am,
+            MatRef::new(&bt, n, kk).unwrap(),
+            MatMut::new(&mut c, m, n).unwrap(),
+            Accum::Add,
+        )
+        .unwrap();
+        k::matmul_tn(
+            MatRef::new(&a[..m * m], m, m).unwrap(),
+            MatRef::new(&b[..m * n], m, n).unwrap(),
+            MatMut::new(&mut c, m, n).unwrap(),
+            Accum::Add,
+        )
+        .unwrap();
+        k::gemm(
+            1.0,
+            MatRef::new(&a[..m * m], m, m).unwrap(),
+            Trans::T,
+            MatRef::new(&bt[..n * m], n, m).unwrap(),
+            Trans::T,
+            0.0,
+            MatMut::new(&mut c, m, n).unwrap(),
+        )
+        .unwrap();
+        k::matvec(
+            MatRef::new(&b[..m * n], m, n).unwrap(),
+            &x,
+            &mut xm,
+            Accum::Overwrite,
+        )
+        .unwrap();
+        k::vecmat(
+            &xm,
+            MatRef::new(&b[..m * n], m, n).unwrap(),
+            &mut y,
+            Accum::Add,
+        )
+        .unwrap();
         k::add_bias(MatMut::new(&mut c, m, n).unwrap(), &x).unwrap();
         k::col_sum(MatRef::new(&c, m, n).unwrap(), &mut y, Accum::Overwrite).unwrap();
 
@@ -82,7 +134,13 @@ fn no_kernel_allocates() {
 
         k::cross_entropy(&x, 3, &mut y).unwrap();
         k::cross_entropy_loss(&x, 3).unwrap();
-        k::cross_entropy_batch(rm, &targets, Some(0), MatMut::new(&mut rows_out, 4, n).unwrap()).unwrap();
+        k::cross_entropy_batch(
+            rm,
+            &targets,
+            Some(0),
+            MatMut::new(&mut rows_out, 4, n).unwrap(),
+        )
+        .unwrap();
         k::softmax(&x, &mut y).unwrap();
         k::cross_entropy_soft(&x, &y, &mut z).unwrap();
         k::cross_entropy_probs(&y, &y).unwrap();
@@ -107,7 +165,9 @@ fn no_kernel_allocates() {
 
         k::sgd(&mut p, &x, 0.1).unwrap();
         k::sgd_momentum(&mut p, &x, &mut vel, 0.1, 0.9).unwrap();
-        Adam::default().step(1, &mut p, &x, &mut mo, &mut vo).unwrap();
+        Adam::default()
+            .step(1, &mut p, &x, &mut mo, &mut vo)
+            .unwrap();
         k::clip_grad_norm(&mut [&mut p, &mut g2], 0.5).unwrap();
         k::zero_grads(&mut [&mut g2]);
         k::accumulate(&mut g2, &[1.0; 9]).unwrap();
@@ -119,5 +179,8 @@ fn no_kernel_allocates() {
     assert_eq!(allocations() - before, 0, "kernels allocated");
     // the counter itself works
     let v = std::hint::black_box(vec![1_u8; 16]);
-    assert!(allocations() > before, "counting allocator saw {v:?} allocated");
+    assert!(
+        allocations() > before,
+        "counting allocator saw {v:?} allocated"
+    );
 }

@@ -11,7 +11,11 @@ fn sgd_and_momentum_follow_their_rules() {
         let g = rng.vec(n, -1.0, 1.0);
         let mut p = p0.clone();
         k::sgd(&mut p, &g, 0.1).unwrap();
-        let want: Vec<f64> = p0.iter().zip(&g).map(|(p, g)| *p as f64 - 0.1 * *g as f64).collect();
+        let want: Vec<f64> = p0
+            .iter()
+            .zip(&g)
+            .map(|(p, g)| *p as f64 - 0.1 * *g as f64)
+            .collect();
         assert_close(&p, &want, 1e-7, 1e-7, "sgd");
         let (mut p, mut v) = (p0.clone(), vec![0.0; n]);
         let (mut pr, mut vr): (Vec<f64>, Vec<f64>) = (common::to64(&p0), vec![0.0; n]);
@@ -27,14 +31,21 @@ fn sgd_and_momentum_follow_their_rules() {
     }
     let mut p = [0.0; 2];
     assert!(k::sgd(&mut p, &[0.0; 3], 0.1).is_err());
-    assert!(matches!(k::sgd_momentum(&mut p, &[0.0; 2], &mut [0.0; 2], 0.1, 1.0), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        k::sgd_momentum(&mut p, &[0.0; 2], &mut [0.0; 2], 0.1, 1.0),
+        Err(Error::InvalidParameter { .. })
+    ));
 }
 
 #[test]
 fn adam_matches_f64_reference_with_bias_correction() {
     let mut rng = Rng::new(41);
     for (n, wd) in [(1, 0.0), (9, 0.0), (67, 0.01)] {
-        let opt = Adam { lr: 0.01, weight_decay: wd, ..Adam::default() };
+        let opt = Adam {
+            lr: 0.01,
+            weight_decay: wd,
+            ..Adam::default()
+        };
         let mut p = rng.vec(n, -1.0, 1.0);
         let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
         let mut pr = common::to64(&p);
@@ -65,12 +76,48 @@ fn adam_rejects_bad_parameters_and_shapes() {
     let (mut p, mut m, mut v) = ([0.0_f32; 2], [0.0_f32; 2], [0.0_f32; 2]);
     let g = [1.0_f32; 2];
     assert!(Adam::default().step(0, &mut p, &g, &mut m, &mut v).is_err());
-    assert!(Adam { beta1: 1.0, ..Adam::default() }.step(1, &mut p, &g, &mut m, &mut v).is_err());
-    assert!(Adam { beta2: -0.1, ..Adam::default() }.step(1, &mut p, &g, &mut m, &mut v).is_err());
-    assert!(Adam { eps: 0.0, ..Adam::default() }.step(1, &mut p, &g, &mut m, &mut v).is_err());
-    assert!(Adam { lr: f32::NAN, ..Adam::default() }.step(1, &mut p, &g, &mut m, &mut v).is_err());
-    assert!(Adam::default().step(1, &mut p, &g[..1], &mut m, &mut v).is_err());
-    assert!(Adam::default().step(1, &mut p, &g, &mut m[..1], &mut v).is_err());
+    assert!(
+        Adam {
+            beta1: 1.0,
+            ..Adam::default()
+        }
+        .step(1, &mut p, &g, &mut m, &mut v)
+        .is_err()
+    );
+    assert!(
+        Adam {
+            beta2: -0.1,
+            ..Adam::default()
+        }
+        .step(1, &mut p, &g, &mut m, &mut v)
+        .is_err()
+    );
+    assert!(
+        Adam {
+            eps: 0.0,
+            ..Adam::default()
+        }
+        .step(1, &mut p, &g, &mut m, &mut v)
+        .is_err()
+    );
+    assert!(
+        Adam {
+            lr: f32::NAN,
+            ..Adam::default()
+        }
+        .step(1, &mut p, &g, &mut m, &mut v)
+        .is_err()
+    );
+    assert!(
+        Adam::default()
+            .step(1, &mut p, &g[..1], &mut m, &mut v)
+            .is_err()
+    );
+    assert!(
+        Adam::default()
+            .step(1, &mut p, &g, &mut m[..1], &mut v)
+            .is_err()
+    );
     assert_eq!(p, [0.0; 2]);
 }
 
@@ -92,7 +139,12 @@ fn clipping_bounds_the_global_norm() {
             assert!((after - max).abs() <= 1e-4 * max);
             // direction is kept
             let s = a[0] / a0[0];
-            assert!(a.iter().zip(&a0).chain(b.iter().zip(&b0)).all(|(x, y)| (x - s * y).abs() <= 1e-6 * y.abs().max(1.0)));
+            assert!(
+                a.iter()
+                    .zip(&a0)
+                    .chain(b.iter().zip(&b0))
+                    .all(|(x, y)| (x - s * y).abs() <= 1e-6 * y.abs().max(1.0))
+            );
         } else {
             assert_eq!((a, b), (a0, b0));
         }
@@ -109,7 +161,13 @@ fn clipping_bounds_the_global_norm() {
 fn clipping_refuses_non_finite_gradients_untouched() {
     let mut a = [1.0_f32, 2.0];
     let mut b = [f32::NAN];
-    assert_eq!(k::clip_grad_norm(&mut [&mut a, &mut b], 1.0), Err(Error::NonFinite { what: "clip_grad_norm gradient slice", index: 1 }));
+    assert_eq!(
+        k::clip_grad_norm(&mut [&mut a, &mut b], 1.0),
+        Err(Error::NonFinite {
+            what: "clip_grad_norm gradient slice",
+            index: 1
+        })
+    );
     assert_eq!(a, [1.0, 2.0]);
     assert!(k::clip_grad_norm(&mut [&mut a], -1.0).is_err());
 }
@@ -129,7 +187,9 @@ fn accumulate_then_step_equals_mean_step() {
     }
     let mut p = p0.clone();
     k::sgd(&mut p, &acc, 0.1 / 4.0).unwrap();
-    let mean: Vec<f64> = (0..n).map(|i| grads.iter().map(|g| g[i] as f64).sum::<f64>() / 4.0).collect();
+    let mean: Vec<f64> = (0..n)
+        .map(|i| grads.iter().map(|g| g[i] as f64).sum::<f64>() / 4.0)
+        .collect();
     let want: Vec<f64> = (0..n).map(|i| p0[i] as f64 - 0.1 * mean[i]).collect();
     assert_close(&p, &want, 1e-6, 1e-7, "accumulated step");
 }

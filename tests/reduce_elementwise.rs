@@ -13,16 +13,36 @@ fn sum_dot_norms_match_f64_on_every_length() {
         let b = rng.vec(n, -2.0, 2.0);
         let abs_sum: f64 = a.iter().map(|v| v.abs() as f64).sum();
         let s: f64 = to64(&a).iter().sum();
-        assert!((k::sum(&a) as f64 - s).abs() <= n as f64 * EPS * abs_sum, "sum len {n}");
+        assert!(
+            (k::sum(&a) as f64 - s).abs() <= n as f64 * EPS * abs_sum,
+            "sum len {n}"
+        );
         let d: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-        let dabs: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 * *y as f64).abs()).sum();
-        assert!((k::dot(&a, &b).unwrap() as f64 - d).abs() <= n as f64 * EPS * dabs, "dot len {n}");
+        let dabs: f64 = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (*x as f64 * *y as f64).abs())
+            .sum();
+        assert!(
+            (k::dot(&a, &b).unwrap() as f64 - d).abs() <= n as f64 * EPS * dabs,
+            "dot len {n}"
+        );
         let q: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
-        assert!((k::sq_norm(&a) as f64 - q).abs() <= n as f64 * EPS * q, "sq_norm len {n}");
-        assert!((k::norm(&a) as f64 - q.sqrt()).abs() <= n as f64 * EPS * q.sqrt(), "norm len {n}");
+        assert!(
+            (k::sq_norm(&a) as f64 - q).abs() <= n as f64 * EPS * q,
+            "sq_norm len {n}"
+        );
+        assert!(
+            (k::norm(&a) as f64 - q.sqrt()).abs() <= n as f64 * EPS * q.sqrt(),
+            "norm len {n}"
+        );
         let m = a.iter().fold(f32::NEG_INFINITY, |x, &y| x.max(y));
         assert_eq!(k::max(&a), m, "max len {n}");
-        assert_eq!(k::max_abs(&a), a.iter().fold(0.0_f32, |x, &y| x.max(y.abs())), "max_abs len {n}");
+        assert_eq!(
+            k::max_abs(&a),
+            a.iter().fold(0.0_f32, |x, &y| x.max(y.abs())),
+            "max_abs len {n}"
+        );
     }
 }
 
@@ -63,7 +83,14 @@ fn reductions_on_adversarial_values() {
 
 #[test]
 fn dot_rejects_mismatched_lengths() {
-    assert_eq!(k::dot(&[1.0; 3], &[1.0; 4]), Err(Error::LengthMismatch { what: "dot: b", expected: 3, found: 4 }));
+    assert_eq!(
+        k::dot(&[1.0; 3], &[1.0; 4]),
+        Err(Error::LengthMismatch {
+            what: "dot: b",
+            expected: 3,
+            found: 4
+        })
+    );
 }
 
 #[test]
@@ -74,28 +101,60 @@ fn elementwise_match_f64_on_every_length() {
         let b = rng.vec(n, -3.0, 3.0);
         let mut out = vec![f32::NAN; n];
         k::add(&a, &b, &mut out).unwrap();
-        let want: Vec<f64> = a.iter().zip(&b).map(|(x, y)| *x as f64 + *y as f64).collect();
+        let want: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| *x as f64 + *y as f64)
+            .collect();
         assert_close(&out, &want, EPS, 0.0, "add");
         k::mul(&a, &b, &mut out).unwrap();
-        let want: Vec<f64> = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).collect();
+        let want: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| *x as f64 * *y as f64)
+            .collect();
         assert_close(&out, &want, EPS, 0.0, "mul");
         let mut y = b.clone();
         k::axpy(0.75, &a, &mut y).unwrap();
-        let want: Vec<f64> = a.iter().zip(&b).map(|(x, y)| 0.75 * *x as f64 + *y as f64).collect();
+        let want: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| 0.75 * *x as f64 + *y as f64)
+            .collect();
         assert_close(&y, &want, 2.0 * EPS, 4.0 * EPS, "axpy");
         let mut y = b.clone();
         k::add_assign(&mut y, &a).unwrap();
-        let want: Vec<f64> = a.iter().zip(&b).map(|(x, y)| *x as f64 + *y as f64).collect();
+        let want: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| *x as f64 + *y as f64)
+            .collect();
         assert_close(&y, &want, EPS, 0.0, "add_assign");
         let mut y = b.clone();
         k::mul_assign(&mut y, &a).unwrap();
-        let want: Vec<f64> = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).collect();
+        let want: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| *x as f64 * *y as f64)
+            .collect();
         assert_close(&y, &want, EPS, 0.0, "mul_assign");
         let mut y = a.clone();
         k::scale(-0.5, &mut y);
-        assert_close(&y, &a.iter().map(|v| -0.5 * *v as f64).collect::<Vec<_>>(), 0.0, 0.0, "scale");
+        assert_close(
+            &y,
+            &a.iter().map(|v| -0.5 * *v as f64).collect::<Vec<_>>(),
+            0.0,
+            0.0,
+            "scale",
+        );
         k::exp(&a, &mut out).unwrap();
-        assert_close(&out, &a.iter().map(|v| (*v as f64).exp()).collect::<Vec<_>>(), 2.0 * EPS, 0.0, "exp");
+        assert_close(
+            &out,
+            &a.iter().map(|v| (*v as f64).exp()).collect::<Vec<_>>(),
+            2.0 * EPS,
+            0.0,
+            "exp",
+        );
         k::fill(&mut out, 3.0);
         assert!(out.iter().all(|&v| v == 3.0));
     }
@@ -116,7 +175,12 @@ fn elementwise_reject_bad_lengths_without_writing() {
 #[test]
 fn elementwise_handles_extreme_values() {
     let mut out = [0.0_f32; 4];
-    k::add(&[f32::MAX, -f32::MAX, f32::NEG_INFINITY, 1.0], &[f32::MAX, 1.0, 1.0, f32::NAN], &mut out).unwrap();
+    k::add(
+        &[f32::MAX, -f32::MAX, f32::NEG_INFINITY, 1.0],
+        &[f32::MAX, 1.0, 1.0, f32::NAN],
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out[0], f32::INFINITY);
     assert_eq!(out[1], -f32::MAX);
     assert_eq!(out[2], f32::NEG_INFINITY);

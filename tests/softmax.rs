@@ -1,7 +1,9 @@
 //! The softmax family against `f64` references, edge semantics, properties and
 //! finite-difference checks of the backward passes.
 mod common;
-use common::{Rng, assert_close, lengths, log_softmax_ref, logsumexp_ref, numeric_grad, softmax_ref};
+use common::{
+    Rng, assert_close, lengths, log_softmax_ref, logsumexp_ref, numeric_grad, softmax_ref,
+};
 use edgegrad::{Error, MatMut, MatRef, kernels as k};
 
 const NEG: f32 = f32::NEG_INFINITY;
@@ -31,7 +33,10 @@ fn forward_matches_f64_on_every_length() {
             assert_close(&y, &log_softmax_ref(&x), 1e-6, 1e-6, "log_softmax");
             let l = k::logsumexp(&x).unwrap() as f64;
             let lr = logsumexp_ref(&x);
-            assert!((l - lr).abs() <= 1e-6 * (1.0 + lr.abs()), "logsumexp len {n}: {l} vs {lr}");
+            assert!(
+                (l - lr).abs() <= 1e-6 * (1.0 + lr.abs()),
+                "logsumexp len {n}: {l} vs {lr}"
+            );
         }
     }
 }
@@ -40,7 +45,9 @@ fn forward_matches_f64_on_every_length() {
 fn masks_and_fully_masked_rows() {
     for n in 1..=40 {
         // every other entry masked
-        let x: Vec<f32> = (0..n).map(|i| if i % 2 == 1 { NEG } else { i as f32 * 0.1 }).collect();
+        let x: Vec<f32> = (0..n)
+            .map(|i| if i % 2 == 1 { NEG } else { i as f32 * 0.1 })
+            .collect();
         let mut y = vec![f32::NAN; n];
         k::softmax(&x, &mut y).unwrap();
         for i in (1..n).step_by(2) {
@@ -89,32 +96,64 @@ fn nan_and_pos_inf_are_errors_and_leave_output() {
                 let mut x = vec![0.5_f32; n];
                 x[pos] = bad;
                 let mut y = vec![9.0_f32; n];
-                let want = Err(Error::NonFinite { what: "softmax input", index: pos });
+                let want = Err(Error::NonFinite {
+                    what: "softmax input",
+                    index: pos,
+                });
                 assert_eq!(k::softmax(&x, &mut y), want);
                 assert!(y.iter().all(|&v| v == 9.0), "output untouched on error");
                 let before = x.clone();
                 assert!(k::softmax_in_place(&mut x).is_err());
-                assert_eq!(x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), before.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-                assert!(matches!(k::log_softmax(&x, &mut y), Err(Error::NonFinite { index, .. }) if index == pos));
-                assert!(matches!(k::logsumexp(&x), Err(Error::NonFinite { index, .. }) if index == pos));
+                assert_eq!(
+                    x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    before.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+                assert!(
+                    matches!(k::log_softmax(&x, &mut y), Err(Error::NonFinite { index, .. }) if index == pos)
+                );
+                assert!(
+                    matches!(k::logsumexp(&x), Err(Error::NonFinite { index, .. }) if index == pos)
+                );
             }
         }
     }
-    assert_eq!(k::logsumexp(&[NEG, f32::NAN]), Err(Error::NonFinite { what: "logsumexp input", index: 1 }));
+    assert_eq!(
+        k::logsumexp(&[NEG, f32::NAN]),
+        Err(Error::NonFinite {
+            what: "logsumexp input",
+            index: 1
+        })
+    );
 }
 
 #[test]
 fn shape_errors() {
     let mut y = [0.0; 2];
-    assert!(matches!(k::softmax(&[0.0; 3], &mut y), Err(Error::LengthMismatch { .. })));
-    assert!(matches!(k::log_softmax(&[0.0; 3], &mut y), Err(Error::LengthMismatch { .. })));
+    assert!(matches!(
+        k::softmax(&[0.0; 3], &mut y),
+        Err(Error::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        k::log_softmax(&[0.0; 3], &mut y),
+        Err(Error::LengthMismatch { .. })
+    ));
     assert!(k::softmax_backward(&[0.0; 2], &[0.0; 3], &mut y).is_err());
     assert!(k::softmax_backward(&[0.0; 3], &[0.0; 3], &mut y).is_err());
     assert!(k::log_softmax_backward(&[0.0; 2], &[0.0; 1], &mut y).is_err());
     let x = [0.0; 6];
     let mut out = [0.0; 6];
-    let err = k::softmax_rows(MatRef::new(&x, 2, 3).unwrap(), MatMut::new(&mut out, 3, 2).unwrap());
-    assert_eq!(err, Err(Error::ShapeMismatch { what: "softmax_rows output", expected: (2, 3), found: (3, 2) }));
+    let err = k::softmax_rows(
+        MatRef::new(&x, 2, 3).unwrap(),
+        MatMut::new(&mut out, 3, 2).unwrap(),
+    );
+    assert_eq!(
+        err,
+        Err(Error::ShapeMismatch {
+            what: "softmax_rows output",
+            expected: (2, 3),
+            found: (3, 2)
+        })
+    );
     assert!(k::logsumexp_rows(MatRef::new(&x, 2, 3).unwrap(), &mut out[..3]).is_err());
 }
 
@@ -130,7 +169,10 @@ fn softmax_properties() {
         k::softmax(&x, &mut y).unwrap();
         assert!(y.iter().all(|&v| (0.0..=1.0).contains(&v)));
         let s: f64 = y.iter().map(|&v| v as f64).sum();
-        assert!((s - 1.0).abs() < 1e-5 * (1.0 + (n as f64).sqrt()), "sum {s}");
+        assert!(
+            (s - 1.0).abs() < 1e-5 * (1.0 + (n as f64).sqrt()),
+            "sum {s}"
+        );
         // shift by a constant that is exact in f32 for these magnitudes
         let c = [-64.0, 0.5, 256.0][case % 3];
         let xs: Vec<f32> = x.iter().map(|v| v + c).collect();
@@ -138,7 +180,10 @@ fn softmax_properties() {
         k::softmax(&xs, &mut ys).unwrap();
         let shifted_err = (spread as f64 + c.abs() as f64) * 1e-6;
         for (a, b) in y.iter().zip(&ys) {
-            assert!((a - b).abs() as f64 <= shifted_err * (*a as f64).max(1e-6) + 1e-7, "shift invariance {a} vs {b}");
+            assert!(
+                (a - b).abs() as f64 <= shifted_err * (*a as f64).max(1e-6) + 1e-7,
+                "shift invariance {a} vs {b}"
+            );
         }
         // log_softmax is consistent with softmax
         let mut ly = vec![0.0; n];
@@ -161,7 +206,13 @@ fn softmax_backward_matches_finite_differences() {
         k::softmax(&x, &mut y).unwrap();
         let mut dx = vec![0.0; n];
         k::softmax_backward(&y, &c, &mut dx).unwrap();
-        let num = numeric_grad(&x, 1e-5, |x| softmax_f64(x).iter().zip(&c).map(|(p, c)| p * *c as f64).sum());
+        let num = numeric_grad(&x, 1e-5, |x| {
+            softmax_f64(x)
+                .iter()
+                .zip(&c)
+                .map(|(p, c)| p * *c as f64)
+                .sum()
+        });
         assert_close(&dx, &num, 1e-4, 2e-6, "softmax_backward");
     }
 }
@@ -210,17 +261,27 @@ fn row_variants_equal_per_row_calls() {
         assert_eq!(inplace, y);
         let dy: Vec<f32> = (0..rows * cols).map(|_| rng.normal()).collect();
         let mut dx = vec![0.0; rows * cols];
-        k::softmax_backward_rows(MatRef::new(&y, rows, cols).unwrap(), MatRef::new(&dy, rows, cols).unwrap(), MatMut::new(&mut dx, rows, cols).unwrap()).unwrap();
+        k::softmax_backward_rows(
+            MatRef::new(&y, rows, cols).unwrap(),
+            MatRef::new(&dy, rows, cols).unwrap(),
+            MatMut::new(&mut dx, rows, cols).unwrap(),
+        )
+        .unwrap();
         let mut ldx = vec![0.0; rows * cols];
-        k::log_softmax_backward_rows(MatRef::new(&ly, rows, cols).unwrap(), MatRef::new(&dy, rows, cols).unwrap(), MatMut::new(&mut ldx, rows, cols).unwrap()).unwrap();
-        for r in 0..rows {
+        k::log_softmax_backward_rows(
+            MatRef::new(&ly, rows, cols).unwrap(),
+            MatRef::new(&dy, rows, cols).unwrap(),
+            MatMut::new(&mut ldx, rows, cols).unwrap(),
+        )
+        .unwrap();
+        for (r, &lse_r) in lse.iter().enumerate() {
             let s = r * cols..(r + 1) * cols;
             let mut yr = vec![0.0; cols];
             k::softmax(&x[s.clone()], &mut yr).unwrap();
             assert_eq!(&y[s.clone()], &yr[..]);
             k::log_softmax(&x[s.clone()], &mut yr).unwrap();
             assert_eq!(&ly[s.clone()], &yr[..]);
-            assert_eq!(lse[r], k::logsumexp(&x[s.clone()]).unwrap());
+            assert_eq!(lse_r, k::logsumexp(&x[s.clone()]).unwrap());
             k::softmax_backward(&y[s.clone()], &dy[s.clone()], &mut yr).unwrap();
             assert_eq!(&dx[s.clone()], &yr[..]);
             k::log_softmax_backward(&ly[s.clone()], &dy[s.clone()], &mut yr).unwrap();
@@ -231,7 +292,13 @@ fn row_variants_equal_per_row_calls() {
     let x = [0.0, 0.0, 0.0, f32::NAN];
     let mut y = [0.0; 4];
     assert_eq!(
-        k::softmax_rows(MatRef::new(&x, 2, 2).unwrap(), MatMut::new(&mut y, 2, 2).unwrap()),
-        Err(Error::NonFinite { what: "softmax input", index: 3 })
+        k::softmax_rows(
+            MatRef::new(&x, 2, 2).unwrap(),
+            MatMut::new(&mut y, 2, 2).unwrap()
+        ),
+        Err(Error::NonFinite {
+            what: "softmax input",
+            index: 3
+        })
     );
 }

@@ -25,7 +25,7 @@
 //! eight steps feed sixteen FMAs) and sums them horizontally at the end, two 8×8
 //! transposes for sixteen sums. (Transposing `B` in registers to reuse the broadcast
 //! kernel measured about half as fast: the shuffles compete with the FMAs for ports.)
-//! [`matvec`] is one [`dot`](crate::kernels::dot) per row.
+//! [`matvec`] is one [`dot`] per row.
 
 use crate::error::{Error, Result, check_len};
 use crate::kernels::reduce::dot;
@@ -89,11 +89,23 @@ impl Accum {
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn gemm(alpha: f32, a: MatRef<'_>, ta: Trans, b: MatRef<'_>, tb: Trans, beta: f32, c: MatMut<'_>) -> Result<()> {
+pub fn gemm(
+    alpha: f32,
+    a: MatRef<'_>,
+    ta: Trans,
+    b: MatRef<'_>,
+    tb: Trans,
+    beta: f32,
+    c: MatMut<'_>,
+) -> Result<()> {
     let (m, k) = op_shape(a.shape(), ta);
     let (kb, n) = op_shape(b.shape(), tb);
     if kb != k {
-        return Err(Error::ShapeMismatch { what: "gemm: op(B) (inner dimensions differ)", expected: (k, n), found: (kb, n) });
+        return Err(Error::ShapeMismatch {
+            what: "gemm: op(B) (inner dimensions differ)",
+            expected: (k, n),
+            found: (kb, n),
+        });
     }
     check_same_shape("gemm: C", (m, n), c.shape())?;
     let c = c.into_slice();
@@ -106,10 +118,40 @@ pub fn gemm(alpha: f32, a: MatRef<'_>, ta: Trans, b: MatRef<'_>, tb: Trans, beta
     }
     let (a, b) = (a.as_slice(), b.as_slice());
     match (ta, tb) {
-        (Trans::N, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Rows { a, ld: k }, Rhs { b, ld: n }, beta, c, false),
-        (Trans::T, Trans::N) => broadcast_product(m, n, k, alpha, Lhs::Cols { a, ld: m }, Rhs { b, ld: n }, beta, c, false),
+        (Trans::N, Trans::N) => broadcast_product(
+            m,
+            n,
+            k,
+            alpha,
+            Lhs::Rows { a, ld: k },
+            Rhs { b, ld: n },
+            beta,
+            c,
+            false,
+        ),
+        (Trans::T, Trans::N) => broadcast_product(
+            m,
+            n,
+            k,
+            alpha,
+            Lhs::Cols { a, ld: m },
+            Rhs { b, ld: n },
+            beta,
+            c,
+            false,
+        ),
         // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
-        (Trans::T, Trans::T) => broadcast_product(n, m, k, alpha, Lhs::Rows { a: b, ld: k }, Rhs { b: a, ld: m }, beta, c, true),
+        (Trans::T, Trans::T) => broadcast_product(
+            n,
+            m,
+            k,
+            alpha,
+            Lhs::Rows { a: b, ld: k },
+            Rhs { b: a, ld: m },
+            beta,
+            c,
+            true,
+        ),
         (Trans::N, Trans::T) => dot_product(m, n, k, alpha, a, b, beta, c),
     }
     Ok(())
@@ -200,7 +242,15 @@ pub fn matvec(a: MatRef<'_>, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()>
 pub fn vecmat(x: &[f32], a: MatRef<'_>, y: &mut [f32], acc: Accum) -> Result<()> {
     check_len("vecmat: x", a.rows(), x.len())?;
     check_len("vecmat: y", a.cols(), y.len())?;
-    gemm(1.0, MatRef::row_vector(x), Trans::N, a, Trans::N, acc.beta(), MatMut::row_vector(y))
+    gemm(
+        1.0,
+        MatRef::row_vector(x),
+        Trans::N,
+        a,
+        Trans::N,
+        acc.beta(),
+        MatMut::row_vector(y),
+    )
 }
 
 /// Adds `bias` to every row: `xᵢⱼ ← xᵢⱼ + biasⱼ` (`x: rows × n`, `bias: n`).
@@ -277,16 +327,25 @@ struct Rhs<'a> {
 /// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n`; with `transposed_out` the result is
 /// stored as `Cᵀ` (`C: n × m`).
 #[allow(clippy::too_many_arguments)]
-fn broadcast_product(m: usize, n: usize, k: usize, alpha: f32, lhs: Lhs<'_>, rhs: Rhs<'_>, beta: f32, c: &mut [f32], transposed_out: bool) {
-    let mut out = Out { c, ld: if transposed_out { m } else { n }, alpha, transposed: transposed_out };
-    // Read along columns, each step of L touches its own cache line; a shorter block
-    // keeps those lines and the panel of R in L1 together.
-    let block = match lhs {
-        Lhs::Rows { .. } => KC,
-        Lhs::Cols { .. } => KC / 4,
+fn broadcast_product(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    lhs: Lhs<'_>,
+    rhs: Rhs<'_>,
+    beta: f32,
+    c: &mut [f32],
+    transposed_out: bool,
+) {
+    let mut out = Out {
+        c,
+        ld: if transposed_out { m } else { n },
+        alpha,
+        transposed: transposed_out,
     };
-    for k0 in (0..k).step_by(block) {
-        let kc = block.min(k - k0);
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
         let beta = if k0 == 0 { beta } else { 1.0 };
         for j0 in (0..n).step_by(NR) {
             let width = NR.min(n - j0);
@@ -298,7 +357,14 @@ fn broadcast_product(m: usize, n: usize, k: usize, alpha: f32, lhs: Lhs<'_>, rhs
                     x if x >= 2 => 2,
                     _ => 1,
                 };
-                let tile = Tile { i0, j0, k0, kc, width, beta };
+                let tile = Tile {
+                    i0,
+                    j0,
+                    k0,
+                    kc,
+                    width,
+                    beta,
+                };
                 match rows {
                     MR => columns::<MR>(&tile, lhs, rhs, &mut out),
                     4 => columns::<4>(&tile, lhs, rhs, &mut out),
@@ -342,7 +408,11 @@ fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'
     let end = t.j0 + t.width;
     let mut j0 = t.j0;
     while j0 < end {
-        let sub = Tile { j0, width: LANES.min(end - j0), ..*t };
+        let sub = Tile {
+            j0,
+            width: LANES.min(end - j0),
+            ..*t
+        };
         if sub.width == LANES {
             out.store(&sub, &broadcast_tile::<R, 1, true>(&sub, lhs, rhs));
         } else {
@@ -356,7 +426,11 @@ fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'
 /// block of the shared dimension, as broadcast fused multiply-adds. `FULL` tiles have
 /// all `8·V` columns; otherwise the single vector is `width` wide, padded with zeros.
 #[inline(never)]
-fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>) -> [[Vector; V]; R] {
+fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(
+    t: &Tile,
+    lhs: Lhs<'_>,
+    rhs: Rhs<'_>,
+) -> [[Vector; V]; R] {
     match lhs {
         Lhs::Rows { a, ld } => {
             let arows: [&[f32]; R] = core::array::from_fn(|r| {
@@ -377,7 +451,11 @@ fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(t: &Tile, lh
 
 /// `acc[r][v] += a[r] · b[v]` for one step of the shared dimension.
 #[inline(always)]
-fn fma_step<const R: usize, const V: usize>(acc: &mut [[Vector; V]; R], a: [f32; R], b: [Vector; V]) {
+fn fma_step<const R: usize, const V: usize>(
+    acc: &mut [[Vector; V]; R],
+    a: [f32; R],
+    b: [Vector; V],
+) {
     for (accr, ar) in acc.iter_mut().zip(a) {
         let av = splat(ar);
         for (x, bv) in accr.iter_mut().zip(b) {
@@ -387,14 +465,24 @@ fn fma_step<const R: usize, const V: usize>(acc: &mut [[Vector; V]; R], a: [f32;
 }
 
 #[inline(always)]
-fn accumulate<const R: usize, const V: usize, const FULL: bool>(t: &Tile, rhs: Rhs<'_>, a_at: impl Fn(usize) -> [f32; R]) -> [[Vector; V]; R] {
+fn accumulate<const R: usize, const V: usize, const FULL: bool>(
+    t: &Tile,
+    rhs: Rhs<'_>,
+    a_at: impl Fn(usize) -> [f32; R],
+) -> [[Vector; V]; R] {
     let mut acc = [[splat(0.0); V]; R];
     let span = if FULL { V * LANES } else { t.width };
     let Rhs { b, ld } = rhs;
     let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
     for (p, brow) in rows.enumerate() {
         let seg = &brow[t.j0..t.j0 + span];
-        let bv = core::array::from_fn(|v| if FULL { simd::load(&seg.as_chunks::<LANES>().0[v]) } else { simd::load_partial(seg, 0.0) });
+        let bv = core::array::from_fn(|v| {
+            if FULL {
+                simd::load(&seg.as_chunks::<LANES>().0[v])
+            } else {
+                simd::load_partial(seg, 0.0)
+            }
+        });
         fma_step(&mut acc, a_at(p), bv);
     }
     acc
@@ -412,12 +500,20 @@ impl Out<'_> {
                 let crow = &mut self.c[start..start + t.width];
                 let (full, tail) = crow.as_chunks_mut::<LANES>();
                 for (&a, dst) in accr.iter().zip(full.iter_mut()) {
-                    let val = if beta == 0.0 { a * alpha } else { simd::load(dst).mul_add(splat(beta), a * alpha) };
+                    let val = if beta == 0.0 {
+                        a * alpha
+                    } else {
+                        simd::load(dst).mul_add(splat(beta), a * alpha)
+                    };
                     simd::store(val, dst);
                 }
                 if !tail.is_empty() {
                     let a = accr[full.len()];
-                    let val = if beta == 0.0 { a * alpha } else { simd::load_partial(tail, 0.0).mul_add(splat(beta), a * alpha) };
+                    let val = if beta == 0.0 {
+                        a * alpha
+                    } else {
+                        simd::load_partial(tail, 0.0).mul_add(splat(beta), a * alpha)
+                    };
                     simd::store_partial(val, tail);
                 }
             }
@@ -426,7 +522,11 @@ impl Out<'_> {
                 let values = accr.iter().flat_map(|a| a.to_array()).take(t.width);
                 for (col, x) in values.enumerate() {
                     let dst = &mut self.c[(t.j0 + col) * self.ld + t.i0 + r];
-                    *dst = if beta == 0.0 { self.alpha * x } else { beta * *dst + self.alpha * x };
+                    *dst = if beta == 0.0 {
+                        self.alpha * x
+                    } else {
+                        beta * *dst + self.alpha * x
+                    };
                 }
             }
         }
@@ -435,7 +535,16 @@ impl Out<'_> {
 
 /// `C ← α·A·Bᵀ + β·C` with `A: m × k`, `B: n × k`, in dot-product tiles of `DR × DC`.
 #[allow(clippy::too_many_arguments)]
-fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32]) {
+fn dot_product(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+) {
     let mut i0 = 0;
     while i0 < m {
         let rows = match m - i0 {
@@ -464,7 +573,11 @@ fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], b
             for (r, row) in sums.chunks_exact(DC).take(rows).enumerate() {
                 let start = (i0 + r) * n + j0;
                 for (dst, &s) in c[start..start + cols].iter_mut().zip(row) {
-                    *dst = if beta == 0.0 { alpha * s } else { beta * *dst + alpha * s };
+                    *dst = if beta == 0.0 {
+                        alpha * s
+                    } else {
+                        beta * *dst + alpha * s
+                    };
                 }
             }
             j0 += cols;
@@ -476,9 +589,17 @@ fn dot_product(m: usize, n: usize, k: usize, alpha: f32, a: &[f32], b: &[f32], b
 /// `R × C` dot products of rows `i0..` of `A` with rows `j0..` of `B` (length `k`),
 /// returned with the product of rows `i0 + r` and `j0 + q` at `[r·DC + q]`.
 #[inline(never)]
-fn dot_tile<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize, i0: usize, j0: usize) -> [f32; DR * DC] {
-    let achunks: [(&[[f32; LANES]], &[f32]); R] = core::array::from_fn(|r| a[(i0 + r) * k..(i0 + r + 1) * k].as_chunks());
-    let bchunks: [(&[[f32; LANES]], &[f32]); C] = core::array::from_fn(|q| b[(j0 + q) * k..(j0 + q + 1) * k].as_chunks());
+fn dot_tile<const R: usize, const C: usize>(
+    a: &[f32],
+    b: &[f32],
+    k: usize,
+    i0: usize,
+    j0: usize,
+) -> [f32; DR * DC] {
+    let achunks: [(&[[f32; LANES]], &[f32]); R] =
+        core::array::from_fn(|r| a[(i0 + r) * k..(i0 + r + 1) * k].as_chunks());
+    let bchunks: [(&[[f32; LANES]], &[f32]); C] =
+        core::array::from_fn(|q| b[(j0 + q) * k..(j0 + q + 1) * k].as_chunks());
     let mut acc = [[splat(0.0); C]; R];
     let step = |acc: &mut [[Vector; C]; R], av: [Vector; R], bv: [Vector; C]| {
         for (accr, a) in acc.iter_mut().zip(av) {
@@ -488,10 +609,18 @@ fn dot_tile<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize, i0: 
         }
     };
     for p in 0..k / LANES {
-        step(&mut acc, achunks.map(|s| simd::load(&s.0[p])), bchunks.map(|s| simd::load(&s.0[p])));
+        step(
+            &mut acc,
+            achunks.map(|s| simd::load(&s.0[p])),
+            bchunks.map(|s| simd::load(&s.0[p])),
+        );
     }
-    if k % LANES != 0 {
-        step(&mut acc, achunks.map(|s| simd::load_partial(s.1, 0.0)), bchunks.map(|s| simd::load_partial(s.1, 0.0)));
+    if !k.is_multiple_of(LANES) {
+        step(
+            &mut acc,
+            achunks.map(|s| simd::load_partial(s.1, 0.0)),
+            bchunks.map(|s| simd::load_partial(s.1, 0.0)),
+        );
     }
     // Lay the accumulators out as [r·DC + q] and reduce eight at a time.
     let mut all = [splat(0.0); DR * DC];
@@ -500,6 +629,10 @@ fn dot_tile<const R: usize, const C: usize>(a: &[f32], b: &[f32], k: usize, i0: 
     }
     let halves = all.as_chunks::<LANES>().0;
     let lo = simd::hsum8(halves[0]).to_array();
-    let hi = if R * DC > LANES { simd::hsum8(halves[1]).to_array() } else { [0.0; LANES] };
+    let hi = if R * DC > LANES {
+        simd::hsum8(halves[1]).to_array()
+    } else {
+        [0.0; LANES]
+    };
     core::array::from_fn(|i| if i < LANES { lo[i] } else { hi[i - LANES] })
 }

@@ -38,11 +38,20 @@ pub fn sgd(params: &mut [f32], grads: &[f32], lr: f32) -> Result<()> {
 /// assert!((w[0] + 0.29).abs() < 1e-6);
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
-pub fn sgd_momentum(params: &mut [f32], grads: &[f32], velocity: &mut [f32], lr: f32, momentum: f32) -> Result<()> {
+pub fn sgd_momentum(
+    params: &mut [f32],
+    grads: &[f32],
+    velocity: &mut [f32],
+    lr: f32,
+    momentum: f32,
+) -> Result<()> {
     check_len("sgd_momentum grads", params.len(), grads.len())?;
     check_len("sgd_momentum velocity", params.len(), velocity.len())?;
     if !(0.0..1.0).contains(&momentum) {
-        return Err(Error::InvalidParameter { what: "sgd_momentum momentum", expected: "0 <= momentum < 1" });
+        return Err(Error::InvalidParameter {
+            what: "sgd_momentum momentum",
+            expected: "0 <= momentum < 1",
+        });
     }
     let (l, mu) = (splat(lr), splat(momentum));
     simd::update([params, velocity], [grads], |[p, v], [g]| {
@@ -71,7 +80,13 @@ pub struct Adam {
 impl Default for Adam {
     /// PyTorch's defaults: `lr = 1e-3, β₁ = 0.9, β₂ = 0.999, ε = 1e-8, λ = 0`.
     fn default() -> Self {
-        Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+        Adam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -79,7 +94,10 @@ impl Adam {
     /// Adam with learning rate `lr` and the default other parameters.
     #[must_use]
     pub fn with_lr(lr: f32) -> Self {
-        Adam { lr, ..Adam::default() }
+        Adam {
+            lr,
+            ..Adam::default()
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -121,13 +139,23 @@ impl Adam {
     /// assert!((w[0] - 0.9).abs() < 1e-6);
     /// # Ok::<(), edgegrad::Error>(())
     /// ```
-    pub fn step(&self, t: u32, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32]) -> Result<()> {
+    pub fn step(
+        &self,
+        t: u32,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) -> Result<()> {
         check_len("adam grads", params.len(), grads.len())?;
         check_len("adam m", params.len(), m.len())?;
         check_len("adam v", params.len(), v.len())?;
         self.validate()?;
         if t == 0 {
-            return Err(Error::InvalidParameter { what: "adam step t", expected: "t >= 1 (steps count from 1)" });
+            return Err(Error::InvalidParameter {
+                what: "adam step t",
+                expected: "t >= 1 (steps count from 1)",
+            });
         }
         let t = t.min(i32::MAX as u32) as i32;
         let bc1 = 1.0 - libm::powf(self.beta1, t as f32);
@@ -166,13 +194,22 @@ impl Adam {
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
 pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
-    if !(max_norm >= 0.0) {
-        return Err(Error::InvalidParameter { what: "clip_grad_norm max_norm", expected: "max_norm >= 0" });
+    if max_norm.is_nan() || max_norm < 0.0 {
+        return Err(Error::InvalidParameter {
+            what: "clip_grad_norm max_norm",
+            expected: "max_norm >= 0",
+        });
     }
     let total = grads_norm(grads);
     if !total.is_finite() {
-        let index = grads.iter().position(|g| !global_norm(&[g]).is_finite()).unwrap_or(0);
-        return Err(Error::NonFinite { what: "clip_grad_norm gradient slice", index });
+        let index = grads
+            .iter()
+            .position(|g| !global_norm(&[g]).is_finite())
+            .unwrap_or(0);
+        return Err(Error::NonFinite {
+            what: "clip_grad_norm gradient slice",
+            index,
+        });
     }
     if total > max_norm {
         let k = max_norm / (total + 1e-6);
@@ -190,7 +227,8 @@ fn grads_norm(grads: &[&mut [f32]]) -> f32 {
     // and combine the batch norms, which is itself a norm of norms.
     let mut total = 0.0_f32;
     for chunk in grads.chunks(BATCH) {
-        let views: [&[f32]; BATCH] = core::array::from_fn(|i| chunk.get(i).map_or(&[][..], |g| &g[..]));
+        let views: [&[f32]; BATCH] =
+            core::array::from_fn(|i| chunk.get(i).map_or(&[][..], |g| &g[..]));
         let n = global_norm(&views[..chunk.len()]);
         total = global_norm(&[&[total, n][..]]);
     }

@@ -15,7 +15,13 @@ use crate::simd::{self, Vector, splat};
 #[inline]
 #[must_use]
 pub fn sum(x: &[f32]) -> f32 {
-    simd::hsum(simd::reduce([x], [0.0], splat(0.0), |a, [v]| a + v, |a, b| a + b))
+    simd::hsum(simd::reduce(
+        [x],
+        [0.0],
+        splat(0.0),
+        |a, [v]| a + v,
+        |a, b| a + b,
+    ))
 }
 
 /// NaN-propagating lane-wise maximum: NaN if either operand is NaN.
@@ -35,8 +41,17 @@ pub(crate) fn max_nan(a: Vector, b: Vector) -> Vector {
 #[inline]
 #[must_use]
 pub fn max(x: &[f32]) -> f32 {
-    let m = simd::reduce([x], [f32::NEG_INFINITY], splat(f32::NEG_INFINITY), |a, [v]| max_nan(a, v), max_nan);
-    m.to_array().into_iter().fold(f32::NEG_INFINITY, |a, b| if a.is_nan() || a > b { a } else { b })
+    let m = simd::reduce(
+        [x],
+        [f32::NEG_INFINITY],
+        splat(f32::NEG_INFINITY),
+        |a, [v]| max_nan(a, v),
+        max_nan,
+    );
+    m.to_array().into_iter().fold(
+        f32::NEG_INFINITY,
+        |a, b| if a.is_nan() || a > b { a } else { b },
+    )
 }
 
 /// Dot product `⟨a, b⟩ = Σᵢ aᵢ·bᵢ`, with fused multiply-adds where the target has them.
@@ -51,7 +66,13 @@ pub fn max(x: &[f32]) -> f32 {
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
     check_len("dot: b", a.len(), b.len())?;
-    Ok(simd::hsum(simd::reduce([a, b], [0.0, 0.0], splat(0.0), |acc, [x, y]| x.mul_add(y, acc), |p, q| p + q)))
+    Ok(simd::hsum(simd::reduce(
+        [a, b],
+        [0.0, 0.0],
+        splat(0.0),
+        |acc, [x, y]| x.mul_add(y, acc),
+        |p, q| p + q,
+    )))
 }
 
 /// Squared Euclidean norm `‖x‖² = Σᵢ xᵢ²`.
@@ -64,7 +85,13 @@ pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
 #[inline]
 #[must_use]
 pub fn sq_norm(x: &[f32]) -> f32 {
-    simd::hsum(simd::reduce([x], [0.0], splat(0.0), |acc, [v]| v.mul_add(v, acc), |p, q| p + q))
+    simd::hsum(simd::reduce(
+        [x],
+        [0.0],
+        splat(0.0),
+        |acc, [v]| v.mul_add(v, acc),
+        |p, q| p + q,
+    ))
 }
 
 /// `maxᵢ |xᵢ|` (0 for an empty slice; NaN if any element is NaN).
@@ -75,8 +102,16 @@ pub fn sq_norm(x: &[f32]) -> f32 {
 #[inline]
 #[must_use]
 pub fn max_abs(x: &[f32]) -> f32 {
-    let m = simd::reduce([x], [0.0], splat(0.0), |a, [v]| max_nan(a, v.abs()), max_nan);
-    m.to_array().into_iter().fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b })
+    let m = simd::reduce(
+        [x],
+        [0.0],
+        splat(0.0),
+        |a, [v]| max_nan(a, v.abs()),
+        max_nan,
+    );
+    m.to_array()
+        .into_iter()
+        .fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b })
 }
 
 /// Euclidean norm of several slices taken as one vector: `sqrt(Σₛ ‖xₛ‖²)`.
@@ -97,16 +132,27 @@ pub fn global_norm(xs: &[&[f32]]) -> f32 {
     if s.is_normal() || s == 0.0 && xs.iter().all(|x| max_abs(x) == 0.0) {
         return libm::sqrtf(s);
     }
-    let scale = xs.iter().map(|x| max_abs(x)).fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b });
+    let scale = xs
+        .iter()
+        .map(|x| max_abs(x))
+        .fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b });
     if !scale.is_finite() || scale == 0.0 {
         return scale;
     }
     let s: f32 = xs
         .iter()
-        .map(|x| simd::hsum(simd::reduce([x], [0.0], splat(0.0), |acc, [v]| {
-            let w = v / splat(scale);
-            w.mul_add(w, acc)
-        }, |p, q| p + q)))
+        .map(|x| {
+            simd::hsum(simd::reduce(
+                [x],
+                [0.0],
+                splat(0.0),
+                |acc, [v]| {
+                    let w = v / splat(scale);
+                    w.mul_add(w, acc)
+                },
+                |p, q| p + q,
+            ))
+        })
         .sum();
     scale * libm::sqrtf(s)
 }

@@ -21,7 +21,10 @@ use crate::simd::{self, splat};
 pub(crate) fn checked_max(what: &'static str, x: &[f32]) -> Result<f32> {
     let m = max(x);
     if m.is_nan() || m == f32::INFINITY {
-        let index = x.iter().position(|v| v.is_nan() || *v == f32::INFINITY).unwrap_or(0);
+        let index = x
+            .iter()
+            .position(|v| v.is_nan() || *v == f32::INFINITY)
+            .unwrap_or(0);
         return Err(Error::NonFinite { what, index });
     }
     Ok(m)
@@ -41,7 +44,13 @@ pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
 /// `Σ eˣ⁻ᵐ` without storing the exponentials.
 fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
     let mv = splat(m);
-    simd::hsum(simd::reduce([x], [f32::NEG_INFINITY], splat(0.0), |a, [v]| a + simd::exp(v - mv), |a, b| a + b))
+    simd::hsum(simd::reduce(
+        [x],
+        [f32::NEG_INFINITY],
+        splat(0.0),
+        |a, [v]| a + simd::exp(v - mv),
+        |a, b| a + b,
+    ))
 }
 
 /// Softmax in place on `io` (when `x` is `None`) or from `x` into `io`.
@@ -160,19 +169,36 @@ pub fn log_softmax_backward(logp: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<
     check_len("log_softmax_backward dy", logp.len(), dy.len())?;
     check_len("log_softmax_backward dx", logp.len(), dx.len())?;
     let s = splat(sum(dy));
-    simd::update([dx], [logp, dy], |[_], [lp, dy]| [simd::exp(lp).mul_neg_add(s, dy)]);
+    simd::update([dx], [logp, dy], |[_], [lp, dy]| {
+        [simd::exp(lp).mul_neg_add(s, dy)]
+    });
     Ok(())
 }
 
 /// Checks that two matrices have the same shape.
-pub(crate) fn check_same_shape(what: &'static str, expected: (usize, usize), found: (usize, usize)) -> Result<()> {
-    if expected == found { Ok(()) } else { Err(Error::ShapeMismatch { what, expected, found }) }
+pub(crate) fn check_same_shape(
+    what: &'static str,
+    expected: (usize, usize),
+    found: (usize, usize),
+) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
 }
 
 /// Re-bases a row's [`Error::NonFinite`] index to the flat matrix index.
 pub(crate) fn in_row<T>(r: Result<T>, row: usize, cols: usize) -> Result<T> {
     r.map_err(|e| match e {
-        Error::NonFinite { what, index } => Error::NonFinite { what, index: row * cols + index },
+        Error::NonFinite { what, index } => Error::NonFinite {
+            what,
+            index: row * cols + index,
+        },
         other => other,
     })
 }
@@ -286,7 +312,11 @@ pub fn softmax_backward_rows(y: MatRef<'_>, dy: MatRef<'_>, mut dx: MatMut<'_>) 
 /// assert_eq!(dx, [0.0]);
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
-pub fn log_softmax_backward_rows(logp: MatRef<'_>, dy: MatRef<'_>, mut dx: MatMut<'_>) -> Result<()> {
+pub fn log_softmax_backward_rows(
+    logp: MatRef<'_>,
+    dy: MatRef<'_>,
+    mut dx: MatMut<'_>,
+) -> Result<()> {
     check_same_shape("log_softmax_backward_rows dy", logp.shape(), dy.shape())?;
     check_same_shape("log_softmax_backward_rows dx", logp.shape(), dx.shape())?;
     for ((lr, dyr), dxr) in logp.row_iter().zip(dy.row_iter()).zip(dx.row_iter_mut()) {

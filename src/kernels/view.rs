@@ -6,8 +6,15 @@ use crate::error::{Error, Result};
 fn check_shape(len: usize, rows: usize, cols: usize) -> Result<()> {
     match rows.checked_mul(cols) {
         Some(n) if n == len => Ok(()),
-        Some(n) => Err(Error::LengthMismatch { what: "matrix data (rows × cols)", expected: n, found: len }),
-        None => Err(Error::InvalidParameter { what: "matrix shape", expected: "rows × cols within usize" }),
+        Some(n) => Err(Error::LengthMismatch {
+            what: "matrix data (rows × cols)",
+            expected: n,
+            found: len,
+        }),
+        None => Err(Error::InvalidParameter {
+            what: "matrix shape",
+            expected: "rows × cols within usize",
+        }),
     }
 }
 
@@ -41,7 +48,11 @@ impl<'a> MatRef<'a> {
     /// A `1 × n` view of a vector.
     #[inline]
     pub fn row_vector(data: &'a [f32]) -> Self {
-        Self { data, rows: 1, cols: data.len() }
+        Self {
+            data,
+            rows: 1,
+            cols: data.len(),
+        }
     }
 
     /// Number of rows.
@@ -113,7 +124,11 @@ impl<'a> MatMut<'a> {
     #[inline]
     pub fn row_vector(data: &'a mut [f32]) -> Self {
         let cols = data.len();
-        Self { data, rows: 1, cols }
+        Self {
+            data,
+            rows: 1,
+            cols,
+        }
     }
 
     /// Number of rows.
@@ -138,13 +153,21 @@ impl<'a> MatMut<'a> {
     /// several kernels in turn.
     #[inline]
     pub fn rb_mut(&mut self) -> MatMut<'_> {
-        MatMut { data: self.data, rows: self.rows, cols: self.cols }
+        MatMut {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+        }
     }
 
     /// A read-only view of the same matrix.
     #[inline]
     pub fn as_ref(&self) -> MatRef<'_> {
-        MatRef { data: self.data, rows: self.rows, cols: self.cols }
+        MatRef {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+        }
     }
 
     /// The underlying row-major slice.

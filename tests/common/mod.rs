@@ -45,7 +45,11 @@ pub fn ulps(a: f32, b: f32) -> u64 {
     }
     let key = |x: f32| {
         let bits = x.to_bits() as i64;
-        if bits < 0 { i64::from(i32::MIN) - bits } else { bits }
+        if bits < 0 {
+            i64::from(i32::MIN) - bits
+        } else {
+            bits
+        }
     };
     // Maps the float line monotonically onto integers: -0 and +0 both go to 0.
     let key = |x: f32| if x == 0.0 { 0 } else { key(x) };
@@ -71,7 +75,11 @@ pub fn assert_close(got: &[f32], want: &[f64], rtol: f64, atol: f64, what: &str)
             continue;
         }
         let err = (g as f64 - w).abs();
-        assert!(err <= atol + rtol * w.abs(), "{what}[{i}] (len {}): got {g}, want {w}, err {err:e}", got.len());
+        assert!(
+            err <= atol + rtol * w.abs(),
+            "{what}[{i}] (len {}): got {g}, want {w}, err {err:e}",
+            got.len()
+        );
     }
 }
 
@@ -112,7 +120,15 @@ pub fn log_softmax_ref(x: &[f32]) -> Vec<f64> {
 }
 
 /// Naive triple loop `C = op(A)·op(B)` in `f64`, row-major, `op(A): m × k`.
-pub fn gemm_ref(m: usize, n: usize, k: usize, a: &[f32], ta: bool, b: &[f32], tb: bool) -> Vec<f64> {
+pub fn gemm_ref(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+) -> Vec<f64> {
     let mut c = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
