@@ -56,7 +56,9 @@ fn accuracy(logits: &[f32; N * CLASSES], y: &[u16; N]) -> f32 {
         .chunks_exact(CLASSES)
         .zip(y)
         .filter(|(row, label)| {
-            let best = (0..CLASSES).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+            let best = (0..CLASSES)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap_or(0);
             best == usize::from(**label)
         })
         .count();
@@ -104,12 +106,19 @@ fn main() -> edgegrad::Result<()> {
             MatMut::new(&mut dw, FEATURES, CLASSES)?,
             Accum::Overwrite,
         )?;
-        kernels::col_sum(MatRef::new(&dlogits, N, CLASSES)?, &mut db, Accum::Overwrite)?;
+        kernels::col_sum(
+            MatRef::new(&dlogits, N, CLASSES)?,
+            &mut db,
+            Accum::Overwrite,
+        )?;
         let norm = kernels::clip_grad_norm(&mut [&mut dw, &mut db], 1.0)?;
         adam.step(epoch, &mut w, &dw, &mut mw, &mut vw)?;
         adam.step(epoch, &mut b, &db, &mut mb, &mut vb)?;
         if epoch == 1 || epoch % 20 == 0 {
-            println!("{epoch:5}   {loss:.4}   {:8.1} %   {norm:.4}", 100.0 * accuracy(&logits, &y));
+            println!(
+                "{epoch:5}   {loss:.4}   {:8.1} %   {norm:.4}",
+                100.0 * accuracy(&logits, &y)
+            );
         }
     }
     forward(&x_test, &w, &b, &mut logits)?;

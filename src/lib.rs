@@ -55,4 +55,9 @@ pub mod kernels;
 pub mod simd;
 
 pub use error::{Error, Result};
+
+/// The README's code examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 pub use kernels::{MatMut, MatRef};

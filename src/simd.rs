@@ -167,7 +167,7 @@ pub fn update<const M: usize, const N: usize>(
     }
 }
 
-/// Folds `N` equally long slices into one vector accumulator.
+/// Folds `N` equally long slices into an accumulator (a vector, or a tuple of vectors).
 ///
 /// `step(acc, [inputs[0][i..i+8], …])` is applied over four independent accumulators
 /// (so FMA latency does not serialise the loop), which `merge` then combines. The tail
@@ -175,13 +175,13 @@ pub fn update<const M: usize, const N: usize>(
 /// (0 for sums and dot products, `-inf` for a maximum). The result still needs a
 /// horizontal reduction ([`hsum`], [`hmax`]).
 #[inline(always)]
-pub fn reduce<const N: usize>(
+pub fn reduce<const N: usize, A: Copy>(
     inputs: [&[f32]; N],
     pad: [f32; N],
-    init: Vector,
-    step: impl Fn(Vector, [Vector; N]) -> Vector,
-    merge: impl Fn(Vector, Vector) -> Vector,
-) -> Vector {
+    init: A,
+    step: impl Fn(A, [Vector; N]) -> A,
+    merge: impl Fn(A, A) -> A,
+) -> A {
     let len = inputs.first().map_or(0, |s| s.len());
     let inputs = inputs.map(|s| &s[..len]);
     let blocks = inputs.map(|s| s.as_chunks::<UNROLL>().0);

@@ -473,17 +473,30 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
     let mut acc = [[splat(0.0); V]; R];
     let span = if FULL { V * LANES } else { t.width };
     let Rhs { b, ld } = rhs;
-    let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
-    for (p, brow) in rows.enumerate() {
-        let seg = &brow[t.j0..t.j0 + span];
-        let bv = core::array::from_fn(|v| {
-            if FULL {
-                simd::load(&seg.as_chunks::<LANES>().0[v])
+    if FULL {
+        let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
+        for (p, brow) in rows.enumerate() {
+            let seg = &brow[t.j0..t.j0 + span];
+            let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
+            fma_step(&mut acc, a_at(p), bv);
+        }
+    } else {
+        // A narrow last column tile: its unused lanes may read whatever follows in the
+        // slice (the next row), since they are never stored. Only the rows too close
+        // to the end of the slice need a padded load.
+        let overread_ok = match b.len().checked_sub(t.j0 + LANES) {
+            Some(room) => (room / ld + 1).saturating_sub(t.k0).min(t.kc),
+            None => 0,
+        };
+        for p in 0..t.kc {
+            let start = (t.k0 + p) * ld + t.j0;
+            let bv = if p < overread_ok {
+                simd::load(&b[start..start + LANES].as_chunks::<LANES>().0[0])
             } else {
-                simd::load_partial(seg, 0.0)
-            }
-        });
-        fma_step(&mut acc, a_at(p), bv);
+                simd::load_partial(&b[start..start + span], 0.0)
+            };
+            fma_step(&mut acc, a_at(p), core::array::from_fn(|_| bv));
+        }
     }
     acc
 }

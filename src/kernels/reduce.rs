@@ -24,10 +24,28 @@ pub fn sum(x: &[f32]) -> f32 {
     ))
 }
 
-/// NaN-propagating lane-wise maximum: NaN if either operand is NaN.
+/// Lane-wise maximum and NaN flag over a slice of magnitudes (`ABS`) or values: the
+/// maximum uses the one-instruction `fast_max` (whose NaN handling differs between
+/// targets) and NaN is tracked separately, so the result is NaN exactly when an input
+/// is, on every target.
 #[inline(always)]
-pub(crate) fn max_nan(a: Vector, b: Vector) -> Vector {
-    (a.simd_gt(b) | a.is_nan()).select(a, b)
+fn max_with_nan<const ABS: bool>(x: &[f32], init: f32) -> f32 {
+    let pad = if ABS { 0.0 } else { f32::NEG_INFINITY };
+    let (m, nan) = simd::reduce(
+        [x],
+        [pad],
+        (splat(init), splat(0.0)),
+        |(m, nan), [v]| {
+            let v = if ABS { v.abs() } else { v };
+            (m.fast_max(v), nan | v.simd_ne(v))
+        },
+        |(m1, n1), (m2, n2)| (m1.fast_max(m2), n1 | n2),
+    );
+    if nan.to_bitmask() != 0 {
+        f32::NAN
+    } else {
+        simd::hmax(m)
+    }
 }
 
 /// `maxᵢ xᵢ`: `-inf` for an empty slice, NaN if any element is NaN.
@@ -41,17 +59,7 @@ pub(crate) fn max_nan(a: Vector, b: Vector) -> Vector {
 #[inline]
 #[must_use]
 pub fn max(x: &[f32]) -> f32 {
-    let m = simd::reduce(
-        [x],
-        [f32::NEG_INFINITY],
-        splat(f32::NEG_INFINITY),
-        |a, [v]| max_nan(a, v),
-        max_nan,
-    );
-    m.to_array().into_iter().fold(
-        f32::NEG_INFINITY,
-        |a, b| if a.is_nan() || a > b { a } else { b },
-    )
+    max_with_nan::<false>(x, f32::NEG_INFINITY)
 }
 
 /// Dot product `⟨a, b⟩ = Σᵢ aᵢ·bᵢ`, with fused multiply-adds where the target has them.
@@ -102,16 +110,7 @@ pub fn sq_norm(x: &[f32]) -> f32 {
 #[inline]
 #[must_use]
 pub fn max_abs(x: &[f32]) -> f32 {
-    let m = simd::reduce(
-        [x],
-        [0.0],
-        splat(0.0),
-        |a, [v]| max_nan(a, v.abs()),
-        max_nan,
-    );
-    m.to_array()
-        .into_iter()
-        .fold(0.0, |a: f32, b| if a.is_nan() || a > b { a } else { b })
+    max_with_nan::<true>(x, 0.0)
 }
 
 /// Euclidean norm of several slices taken as one vector: `sqrt(Σₛ ‖xₛ‖²)`.
