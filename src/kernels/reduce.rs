@@ -1,7 +1,7 @@
 //! Reductions: sum, maximum, dot product, squared norm and norms.
 
 use crate::error::{Result, check_len};
-use crate::simd::{self, Vector, splat};
+use crate::simd::{self, splat};
 
 /// `Σᵢ xᵢ` (0 for an empty slice).
 ///
