@@ -298,6 +298,18 @@ fn op_shape((rows, cols): (usize, usize), t: Trans) -> (usize, usize) {
     }
 }
 
+/// How many of the `remaining` rows (or columns) the next tile takes: the full tile
+/// size, else the largest of 4, 2, 1 that fits — the sizes the kernels are
+/// instantiated for.
+fn tile_extent(remaining: usize, full: usize) -> usize {
+    match remaining {
+        x if x >= full => full,
+        x if x >= 4 => 4,
+        x if x >= 2 => 2,
+        _ => 1,
+    }
+}
+
 fn scale_c(c: &mut [f32], beta: f32) {
     if beta == 0.0 {
         c.fill(0.0);
@@ -351,12 +363,7 @@ fn broadcast_product(
             let width = NR.min(n - j0);
             let mut i0 = 0;
             while i0 < m {
-                let rows = match m - i0 {
-                    x if x >= MR => MR,
-                    x if x >= 4 => 4,
-                    x if x >= 2 => 2,
-                    _ => 1,
-                };
+                let rows = tile_extent(m - i0, MR);
                 let tile = Tile {
                     i0,
                     j0,
@@ -560,18 +567,10 @@ fn dot_product(
 ) {
     let mut i0 = 0;
     while i0 < m {
-        let rows = match m - i0 {
-            x if x >= DR => DR,
-            x if x >= 2 => 2,
-            _ => 1,
-        };
+        let rows = tile_extent(m - i0, DR);
         let mut j0 = 0;
         while j0 < n {
-            let cols = match n - j0 {
-                x if x >= DC => DC,
-                x if x >= 2 => 2,
-                _ => 1,
-            };
+            let cols = tile_extent(n - j0, DC);
             let sums = match (rows, cols) {
                 (DR, DC) => dot_tile::<DR, DC>(a, b, k, i0, j0),
                 (DR, 2) => dot_tile::<DR, 2>(a, b, k, i0, j0),
