@@ -47,6 +47,17 @@ pub enum Error {
         /// The exclusive upper bound.
         len: usize,
     },
+    /// A length (of a token sequence, a prompt, a view) outside its valid range.
+    InvalidLength {
+        /// The argument at fault.
+        what: &'static str,
+        /// The length given.
+        found: usize,
+        /// The smallest valid length.
+        min: usize,
+        /// The largest valid length.
+        max: usize,
+    },
     /// A NaN, or a `+inf` where only finite values or `-inf` masks are meaningful.
     NonFinite {
         /// The argument at fault.
@@ -84,6 +95,9 @@ impl fmt::Display for Error {
             ),
             Error::IndexOutOfRange { what, index, len } => {
                 write!(f, "{what}: index {index} out of range for length {len}")
+            }
+            Error::InvalidLength { what, found, min, max } => {
+                write!(f, "{what}: length {found} outside {min}..={max}")
             }
             Error::NonFinite { what, index } => {
                 write!(f, "{what}: non-finite value (NaN or +inf) at index {index}")

@@ -50,9 +50,11 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod attention;
 mod error;
 pub mod kernels;
 pub mod simd;
+pub mod tensor;
 
 pub use error::{Error, Result};
 

@@ -55,6 +55,14 @@ impl<'a> MatRef<'a> {
         }
     }
 
+    /// A view whose shape the caller guarantees (`data.len() == rows·cols`), for types
+    /// such as [`Matrix`](crate::tensor::Matrix) that hold it in their type.
+    #[inline]
+    pub(crate) fn from_rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        debug_assert_eq!(data.len(), rows * cols);
+        Self { data, rows, cols }
+    }
+
     /// Number of rows.
     #[inline]
     pub fn rows(&self) -> usize {
@@ -129,6 +137,13 @@ impl<'a> MatMut<'a> {
             rows: 1,
             cols,
         }
+    }
+
+    /// A view whose shape the caller guarantees; see [`MatRef::from_rows`].
+    #[inline]
+    pub(crate) fn from_rows(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        debug_assert_eq!(data.len(), rows * cols);
+        Self { data, rows, cols }
     }
 
     /// Number of rows.

@@ -1,0 +1,107 @@
+//! Fixed-size tensors: matrices whose shapes live in their types.
+//!
+//! [`Matrix<R, C>`] is a `#[repr(transparent)]` wrapper over `[[f32; C]; R]`. Models
+//! declare their parameters, gradients and activations with it, so every shape check
+//! between them happens at compile time, and hand the kernels zero-cost slice views.
+
+use crate::error::{Error, Result};
+use crate::kernels::{MatMut, MatRef};
+
+/// A row-major `R × C` matrix of `f32`, stored inline (no heap).
+///
+/// `Matrix::<R, C>::ZERO` is a `const`, so a large matrix (or a model made of them)
+/// can live in a `static` or be placed in a `Box` without being built on the stack.
+/// It is deliberately not `Clone`: copying a large matrix should be explicit
+/// ([`copy_from`](Self::copy_from)).
+///
+/// ```
+/// use edgegrad::tensor::Matrix;
+/// let mut m = Matrix::<2, 3>::ZERO;
+/// m.row_mut(1)[2] = 5.0;
+/// assert_eq!(m.as_slice(), &[0.0, 0.0, 0.0, 0.0, 0.0, 5.0]);
+/// assert_eq!(m.view().shape(), (2, 3));
+/// ```
+#[repr(transparent)]
+#[derive(Debug, PartialEq)]
+pub struct Matrix<const R: usize, const C: usize>(pub [[f32; C]; R]);
+
+impl<const R: usize, const C: usize> Matrix<R, C> {
+    /// The all-zero matrix.
+    pub const ZERO: Self = Matrix([[0.0; C]; R]);
+    /// Number of rows `R`.
+    pub const ROWS: usize = R;
+    /// Number of columns `C`.
+    pub const COLS: usize = C;
+    /// Number of elements `R·C`.
+    pub const LEN: usize = R * C;
+
+    /// All elements, row-major.
+    #[inline]
+    pub fn as_slice(&self) -> &[f32] {
+        self.0.as_flattened()
+    }
+
+    /// All elements, row-major, mutable.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        self.0.as_flattened_mut()
+    }
+
+    /// The whole matrix as a kernel view.
+    #[inline]
+    pub fn view(&self) -> MatRef<'_> {
+        MatRef::from_rows(self.as_slice(), R, C)
+    }
+
+    /// The whole matrix as a mutable kernel view.
+    #[inline]
+    pub fn view_mut(&mut self) -> MatMut<'_> {
+        MatMut::from_rows(self.as_mut_slice(), R, C)
+    }
+
+    /// The first `rows` rows as a kernel view ([`Error::InvalidLength`] if `rows > R`).
+    #[inline]
+    pub fn top(&self, rows: usize) -> Result<MatRef<'_>> {
+        check_rows(rows, R)?;
+        Ok(MatRef::from_rows(&self.as_slice()[..rows * C], rows, C))
+    }
+
+    /// The first `rows` rows as a mutable kernel view.
+    #[inline]
+    pub fn top_mut(&mut self, rows: usize) -> Result<MatMut<'_>> {
+        check_rows(rows, R)?;
+        Ok(MatMut::from_rows(&mut self.as_mut_slice()[..rows * C], rows, C))
+    }
+
+    /// Row `i` (panics if `i ≥ R`, like array indexing).
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f32; C] {
+        &self.0[i]
+    }
+
+    /// Row `i`, mutable (panics if `i ≥ R`).
+    #[inline]
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32; C] {
+        &mut self.0[i]
+    }
+
+    /// Sets every element to `v`.
+    #[inline]
+    pub fn fill(&mut self, v: f32) {
+        self.as_mut_slice().fill(v);
+    }
+
+    /// Copies every element of `other` into `self`.
+    #[inline]
+    pub fn copy_from(&mut self, other: &Self) {
+        self.as_mut_slice().copy_from_slice(other.as_slice());
+    }
+}
+
+fn check_rows(rows: usize, max: usize) -> Result<()> {
+    if rows <= max {
+        Ok(())
+    } else {
+        Err(Error::InvalidLength { what: "matrix rows", found: rows, min: 0, max })
+    }
+}
