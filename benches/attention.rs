@@ -1,1 +1,55 @@
-fn main(){}
+//! The attention language model: forward pass, training step (forward, backward,
+//! clipping, Adam) and per-token generation with the KV cache, at
+//! (V, T, D, DK) = (64, 32, 32, 32) and (256, 64, 64, 64) on full-length sequences.
+//!
+//! Run: `cargo bench --bench attention`. Throughput is in tokens per second (the
+//! sequence's `T` tokens for forward and training, one token per generation step).
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, TrainConfig};
+use edgegrad::kernels::Adam;
+use rand_core::SeedableRng;
+
+fn bench_size<const V: usize, const T: usize, const D: usize, const DK: usize>(c: &mut Criterion) {
+    let label = format!("{V}x{T}x{D}x{DK}");
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let mut model = Box::new(AttentionLm::<V, T, D, DK>::ZERO);
+    model.init(&mut rng);
+    let mut grads = Box::new(AttentionLm::<V, T, D, DK>::ZERO);
+    let mut cache = Box::new(AttentionCache::<V, T, D, DK>::ZERO);
+    let mut state = Box::new(AttentionOptState::<V, T, D, DK>::ZERO);
+    let mut dec = Box::new(Decoder::<V, T, D, DK>::ZERO);
+    let tokens: Vec<u16> = (0..T).map(|i| ((i * 7 + 3) % V) as u16).collect();
+    let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(1e-3)), max_grad_norm: Some(1.0) };
+
+    let mut g = c.benchmark_group("attention");
+    g.throughput(Throughput::Elements(T as u64));
+    g.bench_function(format!("forward/{label}"), |b| b.iter(|| model.forward(black_box(&tokens), &mut cache).unwrap()));
+    g.bench_function(format!("train_step/{label}"), |b| {
+        b.iter(|| model.train_step(black_box(&tokens), &mut cache, &mut grads, &mut state, &cfg).unwrap())
+    });
+    // One generation step at the middle of the context, from the same prefix each time.
+    g.throughput(Throughput::Elements(1));
+    dec.prefill(&model, &tokens[..T / 2]).unwrap();
+    g.bench_function(format!("generate_token/{label}"), |b| {
+        b.iter(|| {
+            dec.truncate(T / 2);
+            dec.step(&model, black_box(tokens[T / 2])).unwrap()[0]
+        })
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    bench_size::<64, 32, 32, 32>(c);
+    bench_size::<256, 64, 64, 64>(c);
+}
+
+fn config() -> Criterion {
+    Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(20)
+}
+
+criterion_group! { name = attention; config = config(); targets = benches }
+criterion_main!(attention);

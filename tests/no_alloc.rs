@@ -1,8 +1,11 @@
-//! A counting global allocator proves that no public kernel allocates.
+//! A counting global allocator proves that no public kernel allocates, and that the
+//! attention model trains and generates without allocating.
 mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig};
+use rand_core::SeedableRng;
 use edgegrad::{
     MatMut, MatRef, kernels as k,
     kernels::{Accum, Adam, Trans},
@@ -183,4 +186,31 @@ fn no_kernel_allocates() {
         allocations() > before,
         "counting allocator saw {v:?} allocated"
     );
+}
+
+#[test]
+fn attention_model_trains_and_generates_without_allocating() {
+    type Lm = AttentionLm<16, 12, 16, 8>;
+    // All state is allocated up front (here in Boxes; in firmware, statics).
+    let mut model = Box::new(Lm::ZERO);
+    let mut grads = Box::new(Lm::ZERO);
+    let mut cache = Box::new(AttentionCache::ZERO);
+    let mut state = Box::new(AttentionOptState::ZERO);
+    let mut dec = Box::new(Decoder::ZERO);
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let tokens = [1_u16, 5, 2, 9, 3, 3, 7, 1, 4];
+    let mut out = [0_u16; 3];
+    let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(0.01)), max_grad_norm: Some(1.0) };
+    let before = allocations();
+    model.init(&mut rng);
+    model.forward(&tokens, &mut cache).unwrap();
+    model.backward(&mut cache, &mut grads).unwrap();
+    model.train_step(&tokens, &mut cache, &mut grads, &mut state, &cfg).unwrap();
+    model.forward_logits(&tokens[..3], &mut cache).unwrap();
+    dec.prefill(&model, &tokens[..4]).unwrap();
+    dec.step(&model, 2).unwrap();
+    dec.sample(Sampling::TopK { k: 4, temperature: 0.7 }, &mut rng).unwrap();
+    dec.generate(&model, &tokens[..2], &mut out, Sampling::Temperature(1.0), &mut rng).unwrap();
+    let _ = model.forward(&[99, 1], &mut cache).unwrap_err();
+    assert_eq!(allocations() - before, 0, "the model allocated");
 }

@@ -85,6 +85,14 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         self.len = 0;
     }
 
+    /// Forgets the positions from `len` on, keeping the KV cache of the first `len`
+    /// (a no-op if fewer are decoded), so decoding can branch from a shared prefix.
+    /// [`logits`](Self::logits) still shows the last step's result until the next
+    /// [`step`](Self::step).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Number of positions decoded so far.
     pub fn len(&self) -> usize {
         self.len
