@@ -8,7 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, TrainConfig};
+use edgegrad::attention::{
+    AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, TrainConfig,
+};
 use edgegrad::kernels::Adam;
 use rand_core::SeedableRng;
 
@@ -22,13 +24,22 @@ fn bench_size<const V: usize, const T: usize, const D: usize, const DK: usize>(c
     let mut state = Box::new(AttentionOptState::<V, T, D, DK>::ZERO);
     let mut dec = Box::new(Decoder::<V, T, D, DK>::ZERO);
     let tokens: Vec<u16> = (0..T).map(|i| ((i * 7 + 3) % V) as u16).collect();
-    let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(1e-3)), max_grad_norm: Some(1.0) };
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Adam(Adam::with_lr(1e-3)),
+        max_grad_norm: Some(1.0),
+    };
 
     let mut g = c.benchmark_group("attention");
     g.throughput(Throughput::Elements(T as u64));
-    g.bench_function(format!("forward/{label}"), |b| b.iter(|| model.forward(black_box(&tokens), &mut cache).unwrap()));
+    g.bench_function(format!("forward/{label}"), |b| {
+        b.iter(|| model.forward(black_box(&tokens), &mut cache).unwrap())
+    });
     g.bench_function(format!("train_step/{label}"), |b| {
-        b.iter(|| model.train_step(black_box(&tokens), &mut cache, &mut grads, &mut state, &cfg).unwrap())
+        b.iter(|| {
+            model
+                .train_step(black_box(&tokens), &mut cache, &mut grads, &mut state, &cfg)
+                .unwrap()
+        })
     });
     // One generation step at the middle of the context, from the same prefix each time.
     g.throughput(Throughput::Elements(1));
@@ -48,7 +59,10 @@ fn benches(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(20)
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(20)
 }
 
 criterion_group! { name = attention; config = config(); targets = benches }

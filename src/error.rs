@@ -96,7 +96,12 @@ impl fmt::Display for Error {
             Error::IndexOutOfRange { what, index, len } => {
                 write!(f, "{what}: index {index} out of range for length {len}")
             }
-            Error::InvalidLength { what, found, min, max } => {
+            Error::InvalidLength {
+                what,
+                found,
+                min,
+                max,
+            } => {
                 write!(f, "{what}: length {found} outside {min}..={max}")
             }
             Error::NonFinite { what, index } => {

@@ -70,7 +70,11 @@ impl<const R: usize, const C: usize> Matrix<R, C> {
     #[inline]
     pub fn top_mut(&mut self, rows: usize) -> Result<MatMut<'_>> {
         check_rows(rows, R)?;
-        Ok(MatMut::from_rows(&mut self.as_mut_slice()[..rows * C], rows, C))
+        Ok(MatMut::from_rows(
+            &mut self.as_mut_slice()[..rows * C],
+            rows,
+            C,
+        ))
     }
 
     /// Row `i` (panics if `i ≥ R`, like array indexing).
@@ -102,6 +106,11 @@ fn check_rows(rows: usize, max: usize) -> Result<()> {
     if rows <= max {
         Ok(())
     } else {
-        Err(Error::InvalidLength { what: "matrix rows", found: rows, min: 0, max })
+        Err(Error::InvalidLength {
+            what: "matrix rows",
+            found: rows,
+            min: 0,
+            max,
+        })
     }
 }

@@ -3,7 +3,9 @@
 mod common;
 use common::{Rng, attention_ref};
 use edgegrad::Error;
-use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig};
+use edgegrad::attention::{
+    AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig,
+};
 use edgegrad::kernels::Adam;
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
@@ -42,9 +44,18 @@ fn forward_matches_f64_reference() {
         let x = tokens(&mut rng, l);
         let loss = m.forward(&x, &mut cache).unwrap();
         let (logits, want) = attention_ref((V, T, D, DK), &params64(&m), &x);
-        assert!((loss as f64 - want).abs() <= 1e-5 * (1.0 + want), "loss {loss} vs {want}");
+        assert!(
+            (loss as f64 - want).abs() <= 1e-5 * (1.0 + want),
+            "loss {loss} vs {want}"
+        );
         for i in 0..l {
-            common::assert_close(cache.logits(i).unwrap(), &logits[i * V..(i + 1) * V], 1e-4, 1e-5, "logits");
+            common::assert_close(
+                cache.logits(i).unwrap(),
+                &logits[i * V..(i + 1) * V],
+                1e-4,
+                1e-5,
+                "logits",
+            );
         }
         let att = cache.attention(l - 1).unwrap();
         assert_eq!(att.len(), l);
@@ -69,7 +80,11 @@ fn gradients_match_finite_differences_for_every_tensor() {
         let g = grads.tensors()[ti];
         let len = g.len();
         // every entry of small tensors, a sample of the others; always the used rows
-        let picks: Vec<usize> = if len <= 64 { (0..len).collect() } else { (0..40).map(|_| rng.below(len)).collect() };
+        let picks: Vec<usize> = if len <= 64 {
+            (0..len).collect()
+        } else {
+            (0..40).map(|_| rng.below(len)).collect()
+        };
         let mut checked_nonzero = 0;
         for idx in picks {
             let mut p = base.clone();
@@ -79,7 +94,10 @@ fn gradients_match_finite_differences_for_every_tensor() {
             let (_, lm) = attention_ref((V, T, D, DK), &p, &x);
             let num = (lp - lm) / (2.0 * h);
             let got = g[idx] as f64;
-            assert!((got - num).abs() <= 2e-3 * num.abs().max(0.05), "{name}[{idx}]: analytic {got}, numeric {num}");
+            assert!(
+                (got - num).abs() <= 2e-3 * num.abs().max(0.05),
+                "{name}[{idx}]: analytic {got}, numeric {num}"
+            );
             if num.abs() > 1e-6 {
                 checked_nonzero += 1;
             }
@@ -117,7 +135,13 @@ fn kv_cache_decoding_equals_full_forward_for_every_prefix() {
     m.forward_logits(&x, &mut cache).unwrap();
     for (i, &t) in x.iter().enumerate() {
         let step = *dec.step(&m, t).unwrap();
-        common::assert_close(&step, &common::to64(cache.logits(i).unwrap()), 1e-5, 1e-5, "decoded logits");
+        common::assert_close(
+            &step,
+            &common::to64(cache.logits(i).unwrap()),
+            1e-5,
+            1e-5,
+            "decoded logits",
+        );
         // a fresh prefill of the prefix agrees as well
         let mut fresh = Box::new(Decoder::ZERO);
         let pre = *fresh.prefill(&m, &x[..=i]).unwrap();
@@ -132,21 +156,63 @@ fn input_errors_are_reported() {
     let m = model(5);
     let mut cache = Box::new(Cache::ZERO);
     let mut grads = Box::new(Lm::ZERO);
-    assert_eq!(m.forward(&[], &mut cache), Err(Error::InvalidLength { what: "token sequence", found: 0, min: 2, max: T }));
-    assert!(matches!(m.forward(&[3], &mut cache), Err(Error::InvalidLength { found: 1, .. })));
-    assert!(matches!(m.forward(&[1; T + 1], &mut cache), Err(Error::InvalidLength { found: 10, .. })));
-    assert_eq!(m.forward(&[1, V as u16], &mut cache), Err(Error::IndexOutOfRange { what: "token id", index: V, len: V }));
+    assert_eq!(
+        m.forward(&[], &mut cache),
+        Err(Error::InvalidLength {
+            what: "token sequence",
+            found: 0,
+            min: 2,
+            max: T
+        })
+    );
+    assert!(matches!(
+        m.forward(&[3], &mut cache),
+        Err(Error::InvalidLength { found: 1, .. })
+    ));
+    assert!(matches!(
+        m.forward(&[1; T + 1], &mut cache),
+        Err(Error::InvalidLength { found: 10, .. })
+    ));
+    assert_eq!(
+        m.forward(&[1, V as u16], &mut cache),
+        Err(Error::IndexOutOfRange {
+            what: "token id",
+            index: V,
+            len: V
+        })
+    );
     assert!(m.forward_logits(&[], &mut cache).is_err());
     m.forward_logits(&[3], &mut cache).unwrap();
-    assert!(m.backward(&mut cache, &mut grads).is_err(), "no loss to differentiate");
+    assert!(
+        m.backward(&mut cache, &mut grads).is_err(),
+        "no loss to differentiate"
+    );
     let mut dec = Box::new(Decoder::ZERO);
     assert!(dec.prefill(&m, &[]).is_err());
     assert!(dec.step(&m, V as u16).is_err());
     dec.prefill(&m, &[1, 2]).unwrap();
     let mut r = Pcg32::seed_from_u64(0);
     assert!(dec.sample(Sampling::Temperature(0.0), &mut r).is_err());
-    assert!(dec.sample(Sampling::TopK { k: 0, temperature: 1.0 }, &mut r).is_err());
-    assert!(dec.sample(Sampling::TopK { k: V + 1, temperature: 1.0 }, &mut r).is_err());
+    assert!(
+        dec.sample(
+            Sampling::TopK {
+                k: 0,
+                temperature: 1.0
+            },
+            &mut r
+        )
+        .is_err()
+    );
+    assert!(
+        dec.sample(
+            Sampling::TopK {
+                k: V + 1,
+                temperature: 1.0
+            },
+            &mut r
+        )
+        .is_err()
+    );
 }
 
 /// On a repeated sentence the loss falls below 0.05 within 300 Adam steps, and greedy
@@ -158,16 +224,33 @@ fn overfits_a_tiny_sequence_and_regenerates_it() {
     let mut cache = Box::new(Cache::ZERO);
     let mut grads = Box::new(Lm::ZERO);
     let mut state = Box::new(AttentionOptState::ZERO);
-    let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(0.02)), max_grad_norm: Some(1.0) };
-    let first = m.train_step(&text, &mut cache, &mut grads, &mut state, &cfg).unwrap().loss;
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Adam(Adam::with_lr(0.02)),
+        max_grad_norm: Some(1.0),
+    };
+    let first = m
+        .train_step(&text, &mut cache, &mut grads, &mut state, &cfg)
+        .unwrap()
+        .loss;
     let mut last = first;
     for _ in 0..300 {
-        last = m.train_step(&text, &mut cache, &mut grads, &mut state, &cfg).unwrap().loss;
+        last = m
+            .train_step(&text, &mut cache, &mut grads, &mut state, &cfg)
+            .unwrap()
+            .loss;
     }
     assert!(first > 1.5 && last < 0.05, "loss {first} -> {last}");
     let mut dec = Box::new(Decoder::ZERO);
     let mut out = [0_u16; T - 1];
-    let n = dec.generate(&m, &text[..1], &mut out, Sampling::Greedy, &mut Pcg32::seed_from_u64(1)).unwrap();
+    let n = dec
+        .generate(
+            &m,
+            &text[..1],
+            &mut out,
+            Sampling::Greedy,
+            &mut Pcg32::seed_from_u64(1),
+        )
+        .unwrap();
     assert_eq!(n, T - 1);
     assert_eq!(&out[..], &text[1..]);
 }
@@ -176,7 +259,10 @@ fn overfits_a_tiny_sequence_and_regenerates_it() {
 fn accumulated_gradients_then_one_step_equal_a_step_on_the_mean() {
     let mut rng = Rng::new(64);
     let seqs: Vec<Vec<u16>> = (0..3).map(|i| tokens(&mut rng, 4 + i)).collect();
-    let cfg = TrainConfig { optimizer: Optimizer::Sgd { lr: 0.1 }, max_grad_norm: None };
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Sgd { lr: 0.1 },
+        max_grad_norm: None,
+    };
     // accumulate three backward passes, average, one step
     let mut a = model(7);
     let mut cache = Box::new(Cache::ZERO);
@@ -213,8 +299,13 @@ fn clipping_bounds_the_global_norm_of_a_step() {
     let mut cache = Box::new(Cache::ZERO);
     let mut grads = Box::new(Lm::ZERO);
     let mut state = Box::new(AttentionOptState::ZERO);
-    let cfg = TrainConfig { optimizer: Optimizer::Sgd { lr: 0.0 }, max_grad_norm: Some(0.01) };
-    let stats = m.train_step(&[1, 2, 3, 4, 5], &mut cache, &mut grads, &mut state, &cfg).unwrap();
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Sgd { lr: 0.0 },
+        max_grad_norm: Some(0.01),
+    };
+    let stats = m
+        .train_step(&[1, 2, 3, 4, 5], &mut cache, &mut grads, &mut state, &cfg)
+        .unwrap();
     assert!(stats.grad_norm > 0.01);
     let after = edgegrad::kernels::global_norm(&grads.tensors());
     assert!(after <= 0.01 * (1.0 + 1e-5), "{after}");
@@ -230,16 +321,30 @@ fn sampling_respects_top_k_and_temperature() {
     let mut r = Pcg32::seed_from_u64(11);
     let mut seen = [0usize; V];
     for _ in 0..2000 {
-        seen[dec.sample(Sampling::TopK { k: 3, temperature: 1.0 }, &mut r).unwrap() as usize] += 1;
+        seen[dec
+            .sample(
+                Sampling::TopK {
+                    k: 3,
+                    temperature: 1.0,
+                },
+                &mut r,
+            )
+            .unwrap() as usize] += 1;
     }
     for &i in &order[3..] {
         assert_eq!(seen[i], 0, "token {i} is outside the top 3");
     }
     assert!(order[..3].iter().all(|&i| seen[i] > 0));
-    assert_eq!(dec.sample(Sampling::Greedy, &mut r).unwrap() as usize, order[0]);
+    assert_eq!(
+        dec.sample(Sampling::Greedy, &mut r).unwrap() as usize,
+        order[0]
+    );
     // a very low temperature is greedy in practice
     for _ in 0..100 {
-        assert_eq!(dec.sample(Sampling::Temperature(1e-3), &mut r).unwrap() as usize, order[0]);
+        assert_eq!(
+            dec.sample(Sampling::Temperature(1e-3), &mut r).unwrap() as usize,
+            order[0]
+        );
     }
 }
 
@@ -248,7 +353,7 @@ fn sampling_respects_top_k_and_temperature() {
 #[test]
 fn a_million_parameter_model_boxes_without_touching_the_stack() {
     type Big = AttentionLm<2048, 128, 256, 64>;
-    assert!(Big::PARAMETERS > 1_000_000);
+    const { assert!(Big::PARAMETERS > 1_000_000) };
     let handle = std::thread::Builder::new()
         .stack_size(256 * 1024)
         .spawn(|| {

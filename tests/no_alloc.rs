@@ -4,13 +4,15 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig};
-use rand_core::SeedableRng;
+use edgegrad::attention::{
+    AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig,
+};
 use edgegrad::{
     MatMut, MatRef, kernels as k,
     kernels::{Accum, Adam, Trans},
     simd,
 };
+use rand_core::SeedableRng;
 
 struct Counting;
 
@@ -200,17 +202,36 @@ fn attention_model_trains_and_generates_without_allocating() {
     let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
     let tokens = [1_u16, 5, 2, 9, 3, 3, 7, 1, 4];
     let mut out = [0_u16; 3];
-    let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(0.01)), max_grad_norm: Some(1.0) };
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Adam(Adam::with_lr(0.01)),
+        max_grad_norm: Some(1.0),
+    };
     let before = allocations();
     model.init(&mut rng);
     model.forward(&tokens, &mut cache).unwrap();
     model.backward(&mut cache, &mut grads).unwrap();
-    model.train_step(&tokens, &mut cache, &mut grads, &mut state, &cfg).unwrap();
+    model
+        .train_step(&tokens, &mut cache, &mut grads, &mut state, &cfg)
+        .unwrap();
     model.forward_logits(&tokens[..3], &mut cache).unwrap();
     dec.prefill(&model, &tokens[..4]).unwrap();
     dec.step(&model, 2).unwrap();
-    dec.sample(Sampling::TopK { k: 4, temperature: 0.7 }, &mut rng).unwrap();
-    dec.generate(&model, &tokens[..2], &mut out, Sampling::Temperature(1.0), &mut rng).unwrap();
+    dec.sample(
+        Sampling::TopK {
+            k: 4,
+            temperature: 0.7,
+        },
+        &mut rng,
+    )
+    .unwrap();
+    dec.generate(
+        &model,
+        &tokens[..2],
+        &mut out,
+        Sampling::Temperature(1.0),
+        &mut rng,
+    )
+    .unwrap();
     let _ = model.forward(&[99, 1], &mut cache).unwrap_err();
     assert_eq!(allocations() - before, 0, "the model allocated");
 }

@@ -114,20 +114,44 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
         if t >= T {
-            return Err(Error::InvalidLength { what: "decoded positions", found: t + 1, min: 1, max: T });
+            return Err(Error::InvalidLength {
+                what: "decoded positions",
+                found: t + 1,
+                min: 1,
+                max: T,
+            });
         }
         let h0 = self.h0.row_mut(0);
-        k::add(model.tok_emb.row(usize::from(token)), model.pos_emb.row(t), h0)?;
+        k::add(
+            model.tok_emb.row(usize::from(token)),
+            model.pos_emb.row(t),
+            h0,
+        )?;
         let h0 = self.h0.row(0);
         k::vecmat(h0, model.w_q.view(), self.q.row_mut(0), Accum::Overwrite)?;
         k::vecmat(h0, model.w_k.view(), self.keys.row_mut(t), Accum::Overwrite)?;
-        k::vecmat(h0, model.w_v.view(), self.values.row_mut(t), Accum::Overwrite)?;
+        k::vecmat(
+            h0,
+            model.w_v.view(),
+            self.values.row_mut(t),
+            Accum::Overwrite,
+        )?;
         // Attention of the new position over positions 0..=t.
         let scores = &mut self.scores.row_mut(0)[..=t];
-        k::matvec(self.keys.top(t + 1)?, self.q.row(0), scores, Accum::Overwrite)?;
+        k::matvec(
+            self.keys.top(t + 1)?,
+            self.q.row(0),
+            scores,
+            Accum::Overwrite,
+        )?;
         k::scale(1.0 / libm::sqrtf(DK as f32), scores);
         k::softmax_in_place(scores)?;
-        k::vecmat(scores, self.values.top(t + 1)?, self.ctx.row_mut(0), Accum::Overwrite)?;
+        k::vecmat(
+            scores,
+            self.values.top(t + 1)?,
+            self.ctx.row_mut(0),
+            Accum::Overwrite,
+        )?;
         let h1 = self.h1.row_mut(0);
         h1.copy_from_slice(h0);
         k::vecmat(self.ctx.row(0), model.w_o.view(), h1, Accum::Add)?;
@@ -140,7 +164,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
 
     /// Starts over with `prompt` (`1 ≤ len ≤ T`) and returns the logits after its last
     /// token.
-    pub fn prefill(&mut self, model: &AttentionLm<V, T, D, DK>, prompt: &[u16]) -> Result<&[f32; V]> {
+    pub fn prefill(
+        &mut self,
+        model: &AttentionLm<V, T, D, DK>,
+        prompt: &[u16],
+    ) -> Result<&[f32; V]> {
         AttentionLm::<V, T, D, DK>::check_tokens(prompt, 1)?;
         self.reset();
         for &t in prompt {
@@ -161,10 +189,16 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             Sampling::TopK { k, temperature } => (temperature, k),
         };
         if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(Error::InvalidParameter { what: "sampling temperature", expected: "a finite temperature > 0" });
+            return Err(Error::InvalidParameter {
+                what: "sampling temperature",
+                expected: "a finite temperature > 0",
+            });
         }
         if top_k == 0 || top_k > V {
-            return Err(Error::InvalidParameter { what: "sampling top-k", expected: "1 <= k <= V" });
+            return Err(Error::InvalidParameter {
+                what: "sampling top-k",
+                expected: "1 <= k <= V",
+            });
         }
         let probs = self.probs.row_mut(0);
         for (p, &l) in probs.iter_mut().zip(logits) {
@@ -175,7 +209,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             sorted.copy_from_slice(probs);
             let (_, kth, _) = sorted.select_nth_unstable_by(V - top_k, |a, b| a.total_cmp(b));
             let threshold = *kth;
-            probs.iter_mut().filter(|p| **p < threshold).for_each(|p| *p = f32::NEG_INFINITY);
+            probs
+                .iter_mut()
+                .filter(|p| **p < threshold)
+                .for_each(|p| *p = f32::NEG_INFINITY);
         }
         k::softmax_in_place(probs)?;
         let u = uniform01(rng);

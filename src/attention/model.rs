@@ -59,7 +59,8 @@ pub struct AttentionLm<const V: usize, const T: usize, const D: usize, const DK:
 }
 
 /// Gradients of an [`AttentionLm`]'s loss: the same eight tensors, same shapes.
-pub type AttentionGrads<const V: usize, const T: usize, const D: usize, const DK: usize> = AttentionLm<V, T, D, DK>;
+pub type AttentionGrads<const V: usize, const T: usize, const D: usize, const DK: usize> =
+    AttentionLm<V, T, D, DK>;
 
 /// A uniform `f32` in `[0, 1)` from the top 24 bits of a `u32`.
 pub(crate) fn uniform01<R: RngCore + ?Sized>(rng: &mut R) -> f32 {
@@ -94,7 +95,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     pub const BYTES: usize = core::mem::size_of::<Self>();
 
     /// The tensors' names, in the order of [`tensors`](Self::tensors).
-    pub const TENSOR_NAMES: [&'static str; 8] = ["tok_emb", "pos_emb", "w_q", "w_k", "w_v", "w_o", "w_out", "b_out"];
+    pub const TENSOR_NAMES: [&'static str; 8] = [
+        "tok_emb", "pos_emb", "w_q", "w_k", "w_v", "w_o", "w_out", "b_out",
+    ];
 
     /// Number of parameters (same as [`PARAMETERS`](Self::PARAMETERS)).
     pub const fn parameter_count(&self) -> usize {
@@ -167,7 +170,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// Checks a token sequence: length in `min..=T` and every id below `V`.
     pub(crate) fn check_tokens(tokens: &[u16], min: usize) -> Result<()> {
         if tokens.len() < min || tokens.len() > T {
-            return Err(Error::InvalidLength { what: "token sequence", found: tokens.len(), min, max: T });
+            return Err(Error::InvalidLength {
+                what: "token sequence",
+                found: tokens.len(),
+                min,
+                max: T,
+            });
         }
         for &t in tokens {
             check_index("token id", usize::from(t), V)?;

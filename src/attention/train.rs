@@ -57,9 +57,15 @@ pub struct AttentionOptState<const V: usize, const T: usize, const D: usize, con
     pub t: u32,
 }
 
-impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionOptState<V, T, D, DK> {
+impl<const V: usize, const T: usize, const D: usize, const DK: usize>
+    AttentionOptState<V, T, D, DK>
+{
     /// Fresh state: zero moments, no steps.
-    pub const ZERO: Self = AttentionOptState { m: AttentionLm::ZERO, v: AttentionLm::ZERO, t: 0 };
+    pub const ZERO: Self = AttentionOptState {
+        m: AttentionLm::ZERO,
+        v: AttentionLm::ZERO,
+        t: 0,
+    };
 
     /// Bytes this struct takes.
     pub const BYTES: usize = core::mem::size_of::<Self>();
@@ -81,7 +87,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// Forward pass computing the logits of every position of `tokens`
     /// (`1 ≤ len ≤ T`, ids `< V`) into `cache`; read them with
     /// [`AttentionCache::logits`]. No loss is computed.
-    pub fn forward_logits(&self, tokens: &[u16], cache: &mut AttentionCache<V, T, D, DK>) -> Result<()> {
+    pub fn forward_logits(
+        &self,
+        tokens: &[u16],
+        cache: &mut AttentionCache<V, T, D, DK>,
+    ) -> Result<()> {
         Self::check_tokens(tokens, 1)?;
         self.run_forward(tokens, cache)
     }
@@ -107,7 +117,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         Self::check_tokens(tokens, 2)?;
         self.run_forward(tokens, cache)?;
         let n = tokens.len() - 1;
-        let loss = k::cross_entropy_batch(cache.logits.top(n)?, &tokens[1..], None, cache.dlogits.top_mut(n)?)?;
+        let loss = k::cross_entropy_batch(
+            cache.logits.top(n)?,
+            &tokens[1..],
+            None,
+            cache.dlogits.top_mut(n)?,
+        )?;
         cache.loss = loss;
         Ok(loss)
     }
@@ -118,7 +133,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         c.loss = f32::NAN;
         c.tokens[..l].copy_from_slice(tokens);
         for (i, &t) in tokens.iter().enumerate() {
-            k::add(self.tok_emb.row(usize::from(t)), self.pos_emb.row(i), c.h0.row_mut(i))?;
+            k::add(
+                self.tok_emb.row(usize::from(t)),
+                self.pos_emb.row(i),
+                c.h0.row_mut(i),
+            )?;
         }
         let h0 = c.h0.top(l)?;
         k::matmul(h0, self.w_q.view(), c.q.top_mut(l)?, Accum::Overwrite)?;
@@ -126,17 +145,35 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         k::matmul(h0, self.w_v.view(), c.v.top_mut(l)?, Accum::Overwrite)?;
         // s = q·kᵀ/√DK, then a causal softmax: row i over positions 0..=i only.
         let p = &mut c.p.as_mut_slice()[..l * l];
-        k::gemm(Self::score_scale(), c.q.top(l)?, Trans::N, c.k.top(l)?, Trans::T, 0.0, MatMut::new(p, l, l)?)?;
+        k::gemm(
+            Self::score_scale(),
+            c.q.top(l)?,
+            Trans::N,
+            c.k.top(l)?,
+            Trans::T,
+            0.0,
+            MatMut::new(p, l, l)?,
+        )?;
         for (i, row) in p.chunks_exact_mut(l).enumerate() {
             let (visible, future) = row.split_at_mut(i + 1);
             k::softmax_in_place(visible)?;
             future.fill(0.0);
         }
-        k::matmul(MatRef::new(p, l, l)?, c.v.top(l)?, c.ctx.top_mut(l)?, Accum::Overwrite)?;
+        k::matmul(
+            MatRef::new(p, l, l)?,
+            c.v.top(l)?,
+            c.ctx.top_mut(l)?,
+            Accum::Overwrite,
+        )?;
         // h1 = h0 + ctx·w_o
         c.h1.as_mut_slice()[..l * D].copy_from_slice(&c.h0.as_slice()[..l * D]);
         k::matmul(c.ctx.top(l)?, self.w_o.view(), c.h1.top_mut(l)?, Accum::Add)?;
-        k::matmul(c.h1.top(l)?, self.w_out.view(), c.logits.top_mut(l)?, Accum::Overwrite)?;
+        k::matmul(
+            c.h1.top(l)?,
+            self.w_out.view(),
+            c.logits.top_mut(l)?,
+            Accum::Overwrite,
+        )?;
         k::add_bias(c.logits.top_mut(l)?, self.b_out.row(0))
     }
 
@@ -147,10 +184,17 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// Each step is a kernel's backward function: the fused cross-entropy gradient,
     /// `matmul_tn`/`matmul_nt` for every product, `col_sum` for the bias,
     /// `softmax_backward` for each causal row, and row additions for the embeddings.
-    pub fn backward(&self, c: &mut AttentionCache<V, T, D, DK>, grads: &mut AttentionGrads<V, T, D, DK>) -> Result<()> {
+    pub fn backward(
+        &self,
+        c: &mut AttentionCache<V, T, D, DK>,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+    ) -> Result<()> {
         let l = c.len;
         if l < 2 || c.loss.is_nan() {
-            return Err(Error::InvalidParameter { what: "attention cache", expected: "a forward pass with a loss" });
+            return Err(Error::InvalidParameter {
+                what: "attention cache",
+                expected: "a forward pass with a loss",
+            });
         }
         // The last position has no target.
         c.dlogits.row_mut(l - 1).fill(0.0);
@@ -158,17 +202,42 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         k::matmul_tn(c.h1.top(l)?, dlogits, grads.w_out.view_mut(), Accum::Add)?;
         k::col_sum(dlogits, grads.b_out.as_mut_slice(), Accum::Add)?;
         // dh1 = dlogits·w_outᵀ; it becomes dh0 below (the residual passes it through).
-        k::matmul_nt(dlogits, self.w_out.view(), c.dh1.top_mut(l)?, Accum::Overwrite)?;
-        k::matmul_tn(c.ctx.top(l)?, c.dh1.top(l)?, grads.w_o.view_mut(), Accum::Add)?;
-        k::matmul_nt(c.dh1.top(l)?, self.w_o.view(), c.dctx.top_mut(l)?, Accum::Overwrite)?;
+        k::matmul_nt(
+            dlogits,
+            self.w_out.view(),
+            c.dh1.top_mut(l)?,
+            Accum::Overwrite,
+        )?;
+        k::matmul_tn(
+            c.ctx.top(l)?,
+            c.dh1.top(l)?,
+            grads.w_o.view_mut(),
+            Accum::Add,
+        )?;
+        k::matmul_nt(
+            c.dh1.top(l)?,
+            self.w_o.view(),
+            c.dctx.top_mut(l)?,
+            Accum::Overwrite,
+        )?;
         // ctx = p·v
         let p = MatRef::new(&c.p.as_slice()[..l * l], l, l)?;
         let dp = &mut c.dp.as_mut_slice()[..l * l];
-        k::matmul_nt(c.dctx.top(l)?, c.v.top(l)?, MatMut::new(dp, l, l)?, Accum::Overwrite)?;
+        k::matmul_nt(
+            c.dctx.top(l)?,
+            c.v.top(l)?,
+            MatMut::new(dp, l, l)?,
+            Accum::Overwrite,
+        )?;
         k::matmul_tn(p, c.dctx.top(l)?, c.dv.top_mut(l)?, Accum::Overwrite)?;
         // Causal softmax rows, then the score scale.
         let ds = &mut c.ds.as_mut_slice()[..l * l];
-        for (i, ((pr, dpr), dsr)) in p.row_iter().zip(dp.chunks_exact(l)).zip(ds.chunks_exact_mut(l)).enumerate() {
+        for (i, ((pr, dpr), dsr)) in p
+            .row_iter()
+            .zip(dp.chunks_exact(l))
+            .zip(ds.chunks_exact_mut(l))
+            .enumerate()
+        {
             let (visible, future) = dsr.split_at_mut(i + 1);
             k::softmax_backward(&pr[..=i], &dpr[..=i], visible)?;
             future.fill(0.0);
@@ -179,7 +248,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         k::matmul_tn(ds, c.q.top(l)?, c.dk.top_mut(l)?, Accum::Overwrite)?;
         // Projections: weight gradients, and their inputs' gradients added to dh0.
         let h0 = c.h0.top(l)?;
-        for (dx, w, dw) in [(&c.dq, &self.w_q, &mut grads.w_q), (&c.dk, &self.w_k, &mut grads.w_k), (&c.dv, &self.w_v, &mut grads.w_v)] {
+        for (dx, w, dw) in [
+            (&c.dq, &self.w_q, &mut grads.w_q),
+            (&c.dk, &self.w_k, &mut grads.w_k),
+            (&c.dv, &self.w_v, &mut grads.w_v),
+        ] {
             k::matmul_tn(h0, dx.top(l)?, dw.view_mut(), Accum::Add)?;
             k::matmul_nt(dx.top(l)?, w.view(), c.dh1.top_mut(l)?, Accum::Add)?;
         }
@@ -214,7 +287,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             None => {
                 let n = k::global_norm(&grads.tensors());
                 if !n.is_finite() {
-                    return Err(Error::NonFinite { what: "attention gradients", index: 0 });
+                    return Err(Error::NonFinite {
+                        what: "attention gradients",
+                        index: 0,
+                    });
                 }
                 n
             }

@@ -169,25 +169,46 @@ pub fn lengths() -> impl Iterator<Item = usize> {
 /// The attention LM of DESIGN.md computed plainly in `f64`: `params` are the eight
 /// tensors in `AttentionLm::TENSOR_NAMES` order, row-major. Returns the logits
 /// (`L × V`, row-major) and the mean next-token loss (NaN for `L = 1`).
-pub fn attention_ref(dims: (usize, usize, usize, usize), params: &[Vec<f64>; 8], tokens: &[u16]) -> (Vec<f64>, f64) {
+pub fn attention_ref(
+    dims: (usize, usize, usize, usize),
+    params: &[Vec<f64>; 8],
+    tokens: &[u16],
+) -> (Vec<f64>, f64) {
     let (v, _t, d, dk) = dims;
     let [tok, pos, wq, wk, wv, wo, wout, bout] = params;
     let l = tokens.len();
     let matvec = |x: &[f64], w: &[f64], cols: usize| -> Vec<f64> {
-        (0..cols).map(|j| x.iter().enumerate().map(|(i, xi)| xi * w[i * cols + j]).sum()).collect()
+        (0..cols)
+            .map(|j| {
+                x.iter()
+                    .enumerate()
+                    .map(|(i, xi)| xi * w[i * cols + j])
+                    .sum()
+            })
+            .collect()
     };
-    let h0: Vec<Vec<f64>> = (0..l).map(|i| (0..d).map(|c| tok[tokens[i] as usize * d + c] + pos[i * d + c]).collect()).collect();
+    let h0: Vec<Vec<f64>> = (0..l)
+        .map(|i| {
+            (0..d)
+                .map(|c| tok[tokens[i] as usize * d + c] + pos[i * d + c])
+                .collect()
+        })
+        .collect();
     let q: Vec<Vec<f64>> = h0.iter().map(|h| matvec(h, wq, dk)).collect();
     let k: Vec<Vec<f64>> = h0.iter().map(|h| matvec(h, wk, dk)).collect();
     let vv: Vec<Vec<f64>> = h0.iter().map(|h| matvec(h, wv, dk)).collect();
     let mut logits = vec![0.0; l * v];
     let mut loss = 0.0;
     for i in 0..l {
-        let s: Vec<f64> = (0..=i).map(|j| q[i].iter().zip(&k[j]).map(|(a, b)| a * b).sum::<f64>() / (dk as f64).sqrt()).collect();
+        let s: Vec<f64> = (0..=i)
+            .map(|j| q[i].iter().zip(&k[j]).map(|(a, b)| a * b).sum::<f64>() / (dk as f64).sqrt())
+            .collect();
         let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
         let z: f64 = e.iter().sum();
-        let ctx: Vec<f64> = (0..dk).map(|c| (0..=i).map(|j| e[j] / z * vv[j][c]).sum()).collect();
+        let ctx: Vec<f64> = (0..dk)
+            .map(|c| (0..=i).map(|j| e[j] / z * vv[j][c]).sum())
+            .collect();
         let attn = matvec(&ctx, wo, d);
         let h1: Vec<f64> = h0[i].iter().zip(&attn).map(|(a, b)| a + b).collect();
         let row = matvec(&h1, wout, v);
@@ -201,6 +222,10 @@ pub fn attention_ref(dims: (usize, usize, usize, usize), params: &[Vec<f64>; 8],
             loss += lse - r[tokens[i + 1] as usize];
         }
     }
-    let loss = if l > 1 { loss / (l - 1) as f64 } else { f64::NAN };
+    let loss = if l > 1 {
+        loss / (l - 1) as f64
+    } else {
+        f64::NAN
+    };
     (logits, loss)
 }
