@@ -8,7 +8,7 @@
 //!
 //! Memory, for sizing RAM before building (`f32` everywhere, `BYTES` constants give
 //! the exact figures): parameters and gradients `4·(V·D + T·D + 3·D·DK + DK·D + D·V + V)`
-//! bytes each, Adam state twice that, the cache about `4·T·(2V + 3D + 7DK + 3T)` bytes,
+//! bytes each, Adam state twice that, the cache about `4·T·(2V + 3D + 8DK + 3T)` bytes,
 //! the decoder `4·(2·T·DK + T + 3V + 2D + 2DK)` bytes.
 
 mod cache;
