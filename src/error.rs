@@ -58,6 +58,13 @@ pub enum Error {
         /// The largest valid length.
         max: usize,
     },
+    /// Malformed text input (a weights file), with the 1-based line at fault.
+    Parse {
+        /// What is wrong.
+        what: &'static str,
+        /// The 1-based line number.
+        line: usize,
+    },
     /// A NaN, or a `+inf` where only finite values or `-inf` masks are meaningful.
     NonFinite {
         /// The argument at fault.
@@ -104,6 +111,7 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "{what}: length {found} outside {min}..={max}")
             }
+            Error::Parse { what, line } => write!(f, "line {line}: {what}"),
             Error::NonFinite { what, index } => {
                 write!(f, "{what}: non-finite value (NaN or +inf) at index {index}")
             }

@@ -55,8 +55,11 @@
 pub mod attention;
 mod error;
 pub mod kernels;
+mod random;
 pub mod simd;
 pub mod tensor;
+pub mod vocab;
+pub mod word2vec;
 
 pub use error::{Error, Result};
 

@@ -6,7 +6,8 @@ use crate::error::{Error, Result, check_index};
 use crate::kernels::{self as k, Accum};
 use crate::tensor::Matrix;
 
-use super::model::{AttentionLm, uniform01};
+use super::model::AttentionLm;
+use crate::random::uniform01;
 
 /// How the next token is chosen from the logits.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,6 +3,7 @@
 use rand_core::RngCore;
 
 use crate::error::{Error, Result, check_index};
+use crate::random::fill_uniform;
 use crate::tensor::Matrix;
 
 /// A causal single-head attention language model over at most `T` tokens from a
@@ -62,17 +63,9 @@ pub struct AttentionLm<const V: usize, const T: usize, const D: usize, const DK:
 pub type AttentionGrads<const V: usize, const T: usize, const D: usize, const DK: usize> =
     AttentionLm<V, T, D, DK>;
 
-/// A uniform `f32` in `[0, 1)` from the top 24 bits of a `u32`.
-pub(crate) fn uniform01<R: RngCore + ?Sized>(rng: &mut R) -> f32 {
-    (rng.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
-}
-
 /// Fills `w` uniformly in `±√3·σ`, a distribution with standard deviation `σ`.
-fn fill_uniform<R: RngCore + ?Sized>(w: &mut [f32], sigma: f32, rng: &mut R) {
-    let a = 1.732_050_8 * sigma;
-    for x in w {
-        *x = (2.0 * uniform01(rng) - 1.0) * a;
-    }
+fn fill_sd<R: RngCore + ?Sized>(w: &mut [f32], sigma: f32, rng: &mut R) {
+    fill_uniform(w, 1.732_050_8 * sigma, rng);
 }
 
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionLm<V, T, D, DK> {
@@ -156,14 +149,14 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     ///   `w_k`, `w_v`, `w_out`; `DK` for `w_o`), so activations keep their scale;
     /// - `b_out` zero.
     pub fn init<R: RngCore + ?Sized>(&mut self, rng: &mut R) {
-        fill_uniform(self.tok_emb.as_mut_slice(), 1.0, rng);
+        fill_sd(self.tok_emb.as_mut_slice(), 1.0, rng);
         sinusoidal(&mut self.pos_emb);
         let sd = 1.0 / libm::sqrtf(D as f32);
-        fill_uniform(self.w_q.as_mut_slice(), sd, rng);
-        fill_uniform(self.w_k.as_mut_slice(), sd, rng);
-        fill_uniform(self.w_v.as_mut_slice(), sd, rng);
-        fill_uniform(self.w_o.as_mut_slice(), 1.0 / libm::sqrtf(DK as f32), rng);
-        fill_uniform(self.w_out.as_mut_slice(), sd, rng);
+        fill_sd(self.w_q.as_mut_slice(), sd, rng);
+        fill_sd(self.w_k.as_mut_slice(), sd, rng);
+        fill_sd(self.w_v.as_mut_slice(), sd, rng);
+        fill_sd(self.w_o.as_mut_slice(), 1.0 / libm::sqrtf(DK as f32), rng);
+        fill_sd(self.w_out.as_mut_slice(), sd, rng);
         self.b_out.fill(0.0);
     }
 

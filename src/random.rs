@@ -1,0 +1,22 @@
+//! Draws from the caller's `rand_core::RngCore`, the one source of randomness.
+
+use rand_core::RngCore;
+
+/// A uniform `f32` in `[0, 1)` from the top 24 bits of a `u32`.
+#[inline]
+pub(crate) fn uniform01<R: RngCore + ?Sized>(rng: &mut R) -> f32 {
+    (rng.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// A uniform integer in `0..n` (`n ≥ 1`), by Lemire's multiply-shift (bias below 2⁻³²·n).
+#[inline]
+pub(crate) fn below<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> usize {
+    ((u64::from(rng.next_u32()) * n as u64) >> 32) as usize
+}
+
+/// Fills `w` uniformly in `[-a, a)`.
+pub(crate) fn fill_uniform<R: RngCore + ?Sized>(w: &mut [f32], a: f32, rng: &mut R) {
+    for x in w {
+        *x = (2.0 * uniform01(rng) - 1.0) * a;
+    }
+}
