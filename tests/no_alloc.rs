@@ -12,6 +12,8 @@ use edgegrad::{
     kernels::{Accum, Adam, Trans},
     simd,
 };
+use edgegrad::vocab::{Vocab, VocabBuilder};
+use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use rand_core::SeedableRng;
 
 struct Counting;
@@ -234,4 +236,39 @@ fn attention_model_trains_and_generates_without_allocating() {
     .unwrap();
     let _ = model.forward(&[99, 1], &mut cache).unwrap_err();
     assert_eq!(allocations() - before, 0, "the model allocated");
+}
+
+#[test]
+fn word2vec_builds_trains_and_queries_without_allocating() {
+    let text = "the quick brown fox jumps over the lazy dog and the dog sleeps";
+    let mut builder = Box::new(VocabBuilder::<32, 8>::new());
+    let mut vocab = Box::new(Vocab::<16, 8>::ZERO);
+    let mut model = Box::new(Word2Vec::<16, 8>::ZERO);
+    let mut trainer = Box::new(Word2VecTrainer::<16, 8, 256>::ZERO);
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let mut ids = [0_u16; 32];
+    let mut out = heapless::String::<4096>::new();
+    let mut copy = Box::new(Word2Vec::<16, 8>::ZERO);
+    let mut vocab2 = Box::new(Vocab::<16, 8>::ZERO);
+    let before = allocations();
+    builder.add_text(text).unwrap();
+    builder.build(1, &mut vocab);
+    let n = vocab.encode(text, &mut ids);
+    model.init(&mut rng);
+    for architecture in [Architecture::SkipGram, Architecture::Cbow] {
+        for objective in [Objective::NegativeSampling(3), Objective::Softmax] {
+            let cfg = Word2VecConfig { architecture, objective, ..Word2VecConfig::default() };
+            trainer.init(cfg, vocab.counts(), 100).unwrap();
+            trainer.train_sentence(&mut model, &ids[..n], &mut rng).unwrap();
+        }
+    }
+    let dog = vocab.id("dog");
+    std::hint::black_box(model.most_similar::<3>(dog, vocab.len()).unwrap());
+    std::hint::black_box(model.analogy::<3>(dog, vocab.id("fox"), vocab.id("the"), vocab.len()).unwrap());
+    std::hint::black_box(model.cosine(dog, 1).unwrap());
+    model.write_text(&vocab, &mut out).unwrap();
+    let written = core::mem::take(&mut out);
+    assert_eq!(allocations() - before, 0, "word2vec allocated");
+    copy.read_text(&written, &mut vocab2).unwrap();
+    assert_eq!(allocations() - before, 0, "reading the text format allocated");
 }
