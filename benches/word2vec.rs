@@ -34,9 +34,20 @@ fn sentences<const V: usize>(chunk: usize) -> (Box<Vocab<V, 24>>, Vec<Vec<u16>>)
 }
 
 /// Trains on the first `chunk` words of the text per measured iteration.
-fn bench_mode<const V: usize, const D: usize>(c: &mut Criterion, architecture: Architecture, objective: Objective, chunk: usize) {
+fn bench_mode<const V: usize, const D: usize>(
+    c: &mut Criterion,
+    architecture: Architecture,
+    objective: Objective,
+    chunk: usize,
+) {
     let (vocab, sents) = sentences::<V>(chunk);
-    let config = Word2VecConfig { architecture, objective, window: 5, sample: 1e-3, lr: 0.025 };
+    let config = Word2VecConfig {
+        architecture,
+        objective,
+        window: 5,
+        sample: 1e-3,
+        lr: 0.025,
+    };
     let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
     let mut model = Box::new(Word2Vec::<V, D>::ZERO);
     model.init(&mut rng);
@@ -44,10 +55,15 @@ fn bench_mode<const V: usize, const D: usize>(c: &mut Criterion, architecture: A
     trainer.init(config, vocab.counts(), u64::MAX / 2).unwrap();
     let mut effective = 0;
     for s in &sents {
-        effective += trainer.train_sentence(&mut model, s, &mut rng).unwrap().effective_words;
+        effective += trainer
+            .train_sentence(&mut model, s, &mut rng)
+            .unwrap()
+            .effective_words;
     }
     let name = match (architecture, objective) {
-        (Architecture::SkipGram, Objective::NegativeSampling(_)) => format!("skipgram_ns/V{V}_D{D}"),
+        (Architecture::SkipGram, Objective::NegativeSampling(_)) => {
+            format!("skipgram_ns/V{V}_D{D}")
+        }
         (Architecture::Cbow, Objective::NegativeSampling(_)) => format!("cbow_ns/V{V}_D{D}"),
         (Architecture::SkipGram, Objective::Softmax) => format!("skipgram_softmax/V{V}_D{D}"),
         (Architecture::Cbow, Objective::Softmax) => format!("cbow_softmax/V{V}_D{D}"),
@@ -76,7 +92,10 @@ fn benches(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(10)
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
 }
 
 criterion_group! { name = word2vec; config = config(); targets = benches }

@@ -23,7 +23,8 @@ pub const UNK: u16 = 0;
 /// assert_eq!(words, ["In", "the", "beginning", "God", "s", "7", "days"]);
 /// ```
 pub fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
 /// `word` lower-cased into a fixed-capacity string, or `None` if it does not fit in `L`
@@ -66,7 +67,10 @@ impl<const CAP: usize, const L: usize> Default for VocabBuilder<CAP, L> {
 impl<const CAP: usize, const L: usize> VocabBuilder<CAP, L> {
     /// An empty builder.
     pub const fn new() -> Self {
-        VocabBuilder { counts: FnvIndexMap::new(), skipped: 0 }
+        VocabBuilder {
+            counts: FnvIndexMap::new(),
+            skipped: 0,
+        }
     }
 
     /// Counts one word (lower-cased; words longer than `L` bytes are counted as unknown).
@@ -83,7 +87,12 @@ impl<const CAP: usize, const L: usize> VocabBuilder<CAP, L> {
         self.counts
             .insert(key, 1)
             .map(|_| ())
-            .map_err(|_| Error::InvalidLength { what: "vocabulary builder (distinct words)", found: CAP + 1, min: 0, max: CAP })
+            .map_err(|_| Error::InvalidLength {
+                what: "vocabulary builder (distinct words)",
+                found: CAP + 1,
+                min: 0,
+                max: CAP,
+            })
     }
 
     /// Counts every word of `text` (see [`words`]).
@@ -103,7 +112,9 @@ impl<const CAP: usize, const L: usize> VocabBuilder<CAP, L> {
         vocab.clear();
         // Selection of the V − 1 best by repeated insertion into the sorted prefix: the
         // vocabulary is built once, and this needs no scratch memory.
-        let better = |a: (&String<L>, u64), b: (&String<L>, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)) == Ordering::Less;
+        let better = |a: (&String<L>, u64), b: (&String<L>, u64)| {
+            b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)) == Ordering::Less
+        };
         let mut len = 1;
         let mut unk = self.skipped;
         for (word, &count) in &self.counts {
@@ -150,7 +161,12 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
     /// A vocabulary holding only [`UNK`].
     pub const ZERO: Self = {
         assert!(V >= 1 && V <= 1 << 16, "a vocabulary has 1 to 65536 ids");
-        Vocab { words: [const { String::new() }; V], counts: [0; V], sorted: [0; V], len: 1 }
+        Vocab {
+            words: [const { String::new() }; V],
+            counts: [0; V],
+            sorted: [0; V],
+            len: 1,
+        }
     };
 
     /// Bytes this struct takes.
@@ -169,7 +185,11 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
             *s = i as u16;
         }
         let words = &self.words;
-        self.sorted[..n].sort_unstable_by(|&a, &b| words[usize::from(a)].as_str().cmp(words[usize::from(b)].as_str()));
+        self.sorted[..n].sort_unstable_by(|&a, &b| {
+            words[usize::from(a)]
+                .as_str()
+                .cmp(words[usize::from(b)].as_str())
+        });
     }
 
     /// Number of ids in use (the kept words plus [`UNK`]).
@@ -200,7 +220,9 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
 
     /// The id of `word` (matched lower-cased), or [`UNK`].
     pub fn id(&self, word: &str) -> u16 {
-        let Some(key) = normalise::<L>(word) else { return UNK };
+        let Some(key) = normalise::<L>(word) else {
+            return UNK;
+        };
         self.sorted[..self.len]
             .binary_search_by(|&i| self.words[usize::from(i)].as_str().cmp(key.as_str()))
             .map_or(UNK, |pos| self.sorted[pos])
@@ -225,10 +247,20 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
         for w in words.clone() {
             n += 1;
             if n >= V {
-                return Err(Error::InvalidLength { what: "vocabulary words", found: n, min: 0, max: V - 1 });
+                return Err(Error::InvalidLength {
+                    what: "vocabulary words",
+                    found: n,
+                    min: 0,
+                    max: V - 1,
+                });
             }
             if w.len() > L {
-                return Err(Error::InvalidLength { what: "vocabulary word (bytes)", found: w.len(), min: 1, max: L });
+                return Err(Error::InvalidLength {
+                    what: "vocabulary word (bytes)",
+                    found: w.len(),
+                    min: 1,
+                    max: L,
+                });
             }
         }
         self.clear();

@@ -7,13 +7,13 @@ use std::cell::Cell;
 use edgegrad::attention::{
     AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig,
 };
+use edgegrad::vocab::{Vocab, VocabBuilder};
+use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use edgegrad::{
     MatMut, MatRef, kernels as k,
     kernels::{Accum, Adam, Trans},
     simd,
 };
-use edgegrad::vocab::{Vocab, VocabBuilder};
-use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use rand_core::SeedableRng;
 
 struct Counting;
@@ -257,18 +257,32 @@ fn word2vec_builds_trains_and_queries_without_allocating() {
     model.init(&mut rng);
     for architecture in [Architecture::SkipGram, Architecture::Cbow] {
         for objective in [Objective::NegativeSampling(3), Objective::Softmax] {
-            let cfg = Word2VecConfig { architecture, objective, ..Word2VecConfig::default() };
+            let cfg = Word2VecConfig {
+                architecture,
+                objective,
+                ..Word2VecConfig::default()
+            };
             trainer.init(cfg, vocab.counts(), 100).unwrap();
-            trainer.train_sentence(&mut model, &ids[..n], &mut rng).unwrap();
+            trainer
+                .train_sentence(&mut model, &ids[..n], &mut rng)
+                .unwrap();
         }
     }
     let dog = vocab.id("dog");
     std::hint::black_box(model.most_similar::<3>(dog, vocab.len()).unwrap());
-    std::hint::black_box(model.analogy::<3>(dog, vocab.id("fox"), vocab.id("the"), vocab.len()).unwrap());
+    std::hint::black_box(
+        model
+            .analogy::<3>(dog, vocab.id("fox"), vocab.id("the"), vocab.len())
+            .unwrap(),
+    );
     std::hint::black_box(model.cosine(dog, 1).unwrap());
     model.write_text(&vocab, &mut out).unwrap();
     let written = core::mem::take(&mut out);
     assert_eq!(allocations() - before, 0, "word2vec allocated");
     copy.read_text(&written, &mut vocab2).unwrap();
-    assert_eq!(allocations() - before, 0, "reading the text format allocated");
+    assert_eq!(
+        allocations() - before,
+        0,
+        "reading the text format allocated"
+    );
 }

@@ -17,11 +17,21 @@ fn sigmoid(x: f64) -> f64 {
 }
 
 /// The loss of one prediction from `h`, in `f64`.
-fn loss_ref(objective: Objective, h: &[f64], output: &[f64], target: usize, negatives: &[u16]) -> f64 {
+fn loss_ref(
+    objective: Objective,
+    h: &[f64],
+    output: &[f64],
+    target: usize,
+    negatives: &[u16],
+) -> f64 {
     let dot = |w: usize| (0..D).map(|c| h[c] * output[w * D + c]).sum::<f64>();
     match objective {
         Objective::NegativeSampling(_) => {
-            -sigmoid(dot(target)).ln() - negatives.iter().map(|&n| sigmoid(-dot(n as usize)).ln()).sum::<f64>()
+            -sigmoid(dot(target)).ln()
+                - negatives
+                    .iter()
+                    .map(|&n| sigmoid(-dot(n as usize)).ln())
+                    .sum::<f64>()
         }
         Objective::Softmax => {
             let z: Vec<f64> = (0..V).map(dot).collect();
@@ -41,20 +51,53 @@ fn one_step_is_sgd_on_the_exact_gradient() {
     for architecture in [Architecture::SkipGram, Architecture::Cbow] {
         for objective in [Objective::NegativeSampling(3), Objective::Softmax] {
             let mut model = Box::new(Word2Vec::<V, D>::ZERO);
-            model.input.as_mut_slice().iter_mut().for_each(|x| *x = rng.uniform(-0.5, 0.5));
-            model.output.as_mut_slice().iter_mut().for_each(|x| *x = rng.uniform(-0.5, 0.5));
+            model
+                .input
+                .as_mut_slice()
+                .iter_mut()
+                .for_each(|x| *x = rng.uniform(-0.5, 0.5));
+            model
+                .output
+                .as_mut_slice()
+                .iter_mut()
+                .for_each(|x| *x = rng.uniform(-0.5, 0.5));
             let mut trainer = Box::new(Word2VecTrainer::<V, D, 64>::ZERO);
-            let config = Word2VecConfig { architecture, objective, window: 2, sample: 0.0, lr: 0.1 };
-            trainer.init(config, &[0, 5, 4, 3, 3, 2, 2, 1, 1], 100).unwrap();
-            let inputs: &[u16] = if architecture == Architecture::SkipGram { &[2] } else { &[1, 4, 6] };
+            let config = Word2VecConfig {
+                architecture,
+                objective,
+                window: 2,
+                sample: 0.0,
+                lr: 0.1,
+            };
+            trainer
+                .init(config, &[0, 5, 4, 3, 3, 2, 2, 1, 1], 100)
+                .unwrap();
+            let inputs: &[u16] = if architecture == Architecture::SkipGram {
+                &[2]
+            } else {
+                &[1, 4, 6]
+            };
             let (target, negatives) = (3_u16, [5_u16, 7, 8]);
             let before_in = common::to64(model.input.as_slice());
             let before_out = common::to64(model.output.as_slice());
             let lr = 0.01;
-            let loss = trainer.step(&mut model, inputs, target, &negatives, lr).unwrap() as f64;
-            let h: Vec<f64> = (0..D).map(|c| inputs.iter().map(|&i| before_in[i as usize * D + c]).sum::<f64>() / inputs.len() as f64).collect();
+            let loss = trainer
+                .step(&mut model, inputs, target, &negatives, lr)
+                .unwrap() as f64;
+            let h: Vec<f64> = (0..D)
+                .map(|c| {
+                    inputs
+                        .iter()
+                        .map(|&i| before_in[i as usize * D + c])
+                        .sum::<f64>()
+                        / inputs.len() as f64
+                })
+                .collect();
             let want = loss_ref(objective, &h, &before_out, target as usize, &negatives);
-            assert!((loss - want).abs() < 1e-5 * (1.0 + want), "{architecture:?} {objective:?}: loss {loss} vs {want}");
+            assert!(
+                (loss - want).abs() < 1e-5 * (1.0 + want),
+                "{architecture:?} {objective:?}: loss {loss} vs {want}"
+            );
             let eps = 1e-5;
             // output vectors
             let after_out = model.output.as_slice();
@@ -66,7 +109,10 @@ fn one_step_is_sgd_on_the_exact_gradient() {
                 let lm = loss_ref(objective, &h, &o, target as usize, &negatives);
                 let g = (lp - lm) / (2.0 * eps);
                 let step = (after_out[idx] as f64 - before_out[idx]) / -lr as f64;
-                assert!((step - g).abs() <= 2e-3 * g.abs().max(0.05), "{architecture:?} {objective:?} output[{idx}]: step {step} vs gradient {g}");
+                assert!(
+                    (step - g).abs() <= 2e-3 * g.abs().max(0.05),
+                    "{architecture:?} {objective:?} output[{idx}]: step {step} vs gradient {g}"
+                );
             }
             // input vectors: each input row moved by −lr·∂loss/∂h, others not at all
             let after_in = model.input.as_slice();
@@ -80,7 +126,10 @@ fn one_step_is_sgd_on_the_exact_gradient() {
                 for row in 0..V {
                     let step = (after_in[row * D + c] as f64 - before_in[row * D + c]) / -lr as f64;
                     if inputs.contains(&(row as u16)) {
-                        assert!((step - g).abs() <= 2e-3 * g.abs().max(0.05), "{architecture:?} {objective:?} input[{row}][{c}]: step {step} vs {g}");
+                        assert!(
+                            (step - g).abs() <= 2e-3 * g.abs().max(0.05),
+                            "{architecture:?} {objective:?} input[{row}][{c}]: step {step} vs {g}"
+                        );
                     } else {
                         assert_eq!(step, 0.0);
                     }
@@ -91,7 +140,10 @@ fn one_step_is_sgd_on_the_exact_gradient() {
 }
 
 /// A corpus from a small grammar: words of one class share their contexts.
-fn synthetic_corpus(rng: &mut Rng, sentences: usize) -> (Vec<Vec<&'static str>>, [&'static [&'static str]; 3]) {
+fn synthetic_corpus(
+    rng: &mut Rng,
+    sentences: usize,
+) -> (Vec<Vec<&'static str>>, [&'static [&'static str]; 3]) {
     const ANIMALS: &[&str] = &["cat", "dog", "horse", "cow", "sheep", "goat"];
     const FOODS: &[&str] = &["bread", "apple", "cheese", "rice", "soup", "grain"];
     const PLACES: &[&str] = &["barn", "field", "house", "river", "forest", "garden"];
@@ -99,9 +151,30 @@ fn synthetic_corpus(rng: &mut Rng, sentences: usize) -> (Vec<Vec<&'static str>>,
     let pick = |rng: &mut Rng, xs: &'static [&'static str]| xs[rng.below(xs.len())];
     let corpus = (0..sentences)
         .map(|i| match i % 3 {
-            0 => vec!["the", pick(rng, ANIMALS), pick(rng, VERBS), "some", pick(rng, FOODS)],
-            1 => vec!["a", pick(rng, ANIMALS), "sleeps", "in", "the", pick(rng, PLACES)],
-            _ => vec!["fresh", pick(rng, FOODS), "is", "kept", "near", "the", pick(rng, PLACES)],
+            0 => vec![
+                "the",
+                pick(rng, ANIMALS),
+                pick(rng, VERBS),
+                "some",
+                pick(rng, FOODS),
+            ],
+            1 => vec![
+                "a",
+                pick(rng, ANIMALS),
+                "sleeps",
+                "in",
+                "the",
+                pick(rng, PLACES),
+            ],
+            _ => vec![
+                "fresh",
+                pick(rng, FOODS),
+                "is",
+                "kept",
+                "near",
+                "the",
+                pick(rng, PLACES),
+            ],
         })
         .collect();
     (corpus, [ANIMALS, FOODS, PLACES])
@@ -112,21 +185,40 @@ fn embeddings_of_a_synthetic_corpus_cluster_by_class() {
     let mut rng = Rng::new(71);
     let (corpus, classes) = synthetic_corpus(&mut rng, 3000);
     let mut builder = VocabBuilder::<64, 12>::new();
-    corpus.iter().flatten().try_for_each(|w| builder.add_word(w)).unwrap();
+    corpus
+        .iter()
+        .flatten()
+        .try_for_each(|w| builder.add_word(w))
+        .unwrap();
     let mut vocab = Box::new(Vocab::<48, 12>::ZERO);
     builder.build(1, &mut vocab);
-    let ids: Vec<Vec<u16>> = corpus.iter().map(|s| s.iter().map(|w| vocab.id(w)).collect()).collect();
+    let ids: Vec<Vec<u16>> = corpus
+        .iter()
+        .map(|s| s.iter().map(|w| vocab.id(w)).collect())
+        .collect();
     let total: u64 = ids.iter().map(|s| s.len() as u64).sum();
     for architecture in [Architecture::SkipGram, Architecture::Cbow] {
         for objective in [Objective::NegativeSampling(5), Objective::Softmax] {
             let epochs = 8;
-            let lr = if architecture == Architecture::Cbow { 0.05 } else { 0.025 };
-            let config = Word2VecConfig { architecture, objective, window: 3, sample: 0.0, lr };
+            let lr = if architecture == Architecture::Cbow {
+                0.05
+            } else {
+                0.025
+            };
+            let config = Word2VecConfig {
+                architecture,
+                objective,
+                window: 3,
+                sample: 0.0,
+                lr,
+            };
             let mut prng = Pcg32::seed_from_u64(5);
             let mut model = Box::new(Word2Vec::<48, 16>::ZERO);
             model.init(&mut prng);
             let mut trainer = Box::new(Word2VecTrainer::<48, 16, 4096>::ZERO);
-            trainer.init(config, vocab.counts(), epochs * total).unwrap();
+            trainer
+                .init(config, vocab.counts(), epochs * total)
+                .unwrap();
             let mut first = None;
             let mut last = 0.0;
             for _ in 0..epochs {
@@ -140,19 +232,29 @@ fn embeddings_of_a_synthetic_corpus_cluster_by_class() {
                 last = loss / n as f64;
                 first.get_or_insert(last);
             }
-            assert!(last < first.unwrap(), "{architecture:?} {objective:?}: loss did not fall");
+            assert!(
+                last < first.unwrap(),
+                "{architecture:?} {objective:?}: loss did not fall"
+            );
             let mut good = 0;
             let mut all = 0;
             for class in classes {
                 for w in class {
                     let id = vocab.id(w);
                     let near = model.most_similar::<3>(id, vocab.len()).unwrap();
-                    good += near.iter().filter(|(n, _)| class.contains(&vocab.word(*n))).count();
+                    good += near
+                        .iter()
+                        .filter(|(n, _)| class.contains(&vocab.word(*n)))
+                        .count();
                     all += near.len();
                 }
             }
             let frac = good as f64 / all as f64;
-            assert!(frac >= 0.8, "{architecture:?} {objective:?}: only {:.0} % of neighbours share the class", 100.0 * frac);
+            assert!(
+                frac >= 0.8,
+                "{architecture:?} {objective:?}: only {:.0} % of neighbours share the class",
+                100.0 * frac
+            );
         }
     }
 }
@@ -161,7 +263,14 @@ fn embeddings_of_a_synthetic_corpus_cluster_by_class() {
 fn analogy_and_similarity_on_constructed_vectors() {
     let mut w = Box::new(Word2Vec::<6, 3>::ZERO);
     // king = royal + man, queen = royal + woman
-    w.input.0 = [[0.0; 3], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.3, -1.0, -1.0]];
+    w.input.0 = [
+        [0.0; 3],
+        [1.0, 1.0, 0.0],
+        [1.0, 0.0, 1.0],
+        [0.0, 1.0, 0.0],
+        [0.0, 0.0, 1.0],
+        [0.3, -1.0, -1.0],
+    ];
     let (king, queen, man, woman) = (1, 2, 3, 4);
     let best = w.analogy::<2>(king, man, woman, 6).unwrap();
     assert_eq!(best[0].0, queen);
@@ -169,7 +278,10 @@ fn analogy_and_similarity_on_constructed_vectors() {
     assert!(w.cosine(man, woman).unwrap().abs() < 1e-6);
     let near = w.most_similar::<5>(king, 6).unwrap();
     assert_eq!(near.len(), 4);
-    assert!(near.windows(2).all(|p| p[0].1 >= p[1].1), "sorted best first");
+    assert!(
+        near.windows(2).all(|p| p[0].1 >= p[1].1),
+        "sorted best first"
+    );
     assert!(near.iter().all(|(id, _)| *id != king && *id != 0));
     assert!(w.cosine(0, 9).is_err());
 }
@@ -177,9 +289,13 @@ fn analogy_and_similarity_on_constructed_vectors() {
 #[test]
 fn tokenizer_and_vocabulary() {
     let ws: Vec<&str> = words("Hello, WORLD! Ünïcode—words 42x don't").collect();
-    assert_eq!(ws, ["Hello", "WORLD", "Ünïcode", "words", "42x", "don", "t"]);
+    assert_eq!(
+        ws,
+        ["Hello", "WORLD", "Ünïcode", "words", "42x", "don", "t"]
+    );
     let mut b = VocabBuilder::<16, 8>::new();
-    b.add_text("b a c a b a D d d d averyveryverylongword").unwrap();
+    b.add_text("b a c a b a D d d d averyveryverylongword")
+        .unwrap();
     let mut v = Box::new(Vocab::<4, 8>::ZERO);
     b.build(2, &mut v);
     assert_eq!(v.len(), 4);
@@ -194,13 +310,18 @@ fn tokenizer_and_vocabulary() {
     assert_eq!(&ids[..3], &[2, UNK, 1]);
     // capacity is reported, not a panic
     let mut small = VocabBuilder::<2, 8>::new();
-    assert!(matches!(small.add_text("x y z"), Err(Error::InvalidLength { .. })));
+    assert!(matches!(
+        small.add_text("x y z"),
+        Err(Error::InvalidLength { .. })
+    ));
 }
 
 #[test]
 fn text_format_round_trip_and_errors() {
     let mut vocab = Box::new(Vocab::<5, 8>::ZERO);
-    vocab.set_words(["alpha", "beta", "gamma"].into_iter()).unwrap();
+    vocab
+        .set_words(["alpha", "beta", "gamma"].into_iter())
+        .unwrap();
     let mut w = Box::new(Word2Vec::<5, 3>::ZERO);
     w.init(&mut Pcg32::seed_from_u64(2));
     let mut text = String::new();
@@ -229,7 +350,10 @@ fn text_format_round_trip_and_errors() {
     ];
     for &(bad, line) in cases {
         let err = w2.read_text(bad, &mut v2).unwrap_err();
-        assert!(matches!(err, Error::Parse { line: l, .. } if l == line), "{bad:?}: {err}");
+        assert!(
+            matches!(err, Error::Parse { line: l, .. } if l == line),
+            "{bad:?}: {err}"
+        );
         assert_eq!(w2.input.row(1), w.input.row(1));
         assert_eq!(v2.word(1), "alpha");
     }
@@ -239,15 +363,30 @@ fn text_format_round_trip_and_errors() {
 fn trainer_rejects_bad_settings_and_ids() {
     let mut t = Box::new(Word2VecTrainer::<V, D, 64>::ZERO);
     let counts = [0, 1, 1, 1, 1, 1, 1, 1, 1];
-    let bad = |c: Word2VecConfig| Word2VecTrainer::<V, D, 64>::ZERO.init(c, &counts, 10).is_err();
-    assert!(bad(Word2VecConfig { objective: Objective::NegativeSampling(0), ..Word2VecConfig::default() }));
-    assert!(bad(Word2VecConfig { window: 0, ..Word2VecConfig::default() }));
-    assert!(bad(Word2VecConfig { lr: -1.0, ..Word2VecConfig::default() }));
+    let bad = |c: Word2VecConfig| {
+        let mut fresh = Box::new(Word2VecTrainer::<V, D, 64>::ZERO);
+        fresh.init(c, &counts, 10).is_err()
+    };
+    assert!(bad(Word2VecConfig {
+        objective: Objective::NegativeSampling(0),
+        ..Word2VecConfig::default()
+    }));
+    assert!(bad(Word2VecConfig {
+        window: 0,
+        ..Word2VecConfig::default()
+    }));
+    assert!(bad(Word2VecConfig {
+        lr: -1.0,
+        ..Word2VecConfig::default()
+    }));
     assert!(t.init(Word2VecConfig::default(), &[0; 9], 10).is_err());
     assert!(t.init(Word2VecConfig::default(), &[1; 10], 10).is_err());
     t.init(Word2VecConfig::default(), &counts, 10).unwrap();
     let mut m = Box::new(Word2Vec::<V, D>::ZERO);
     let mut r = Pcg32::seed_from_u64(1);
-    assert!(matches!(t.train_sentence(&mut m, &[1, 2, 9], &mut r), Err(Error::IndexOutOfRange { index: 9, .. })));
+    assert!(matches!(
+        t.train_sentence(&mut m, &[1, 2, 9], &mut r),
+        Err(Error::IndexOutOfRange { index: 9, .. })
+    ));
     assert!(t.step(&mut m, &[], 1, &[], 0.1).is_err());
 }

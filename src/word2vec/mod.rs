@@ -39,4 +39,7 @@ mod text_format;
 mod train;
 
 pub use model::Word2Vec;
-pub use train::{Architecture, MAX_NEGATIVES, MAX_SENTENCE, MAX_WINDOW, Objective, TrainStats, Word2VecConfig, Word2VecTrainer};
+pub use train::{
+    Architecture, MAX_NEGATIVES, MAX_SENTENCE, MAX_WINDOW, Objective, TrainStats, Word2VecConfig,
+    Word2VecTrainer,
+};

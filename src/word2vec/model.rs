@@ -2,8 +2,8 @@
 
 use rand_core::RngCore;
 
-use crate::random::fill_uniform;
 use crate::error::{Result, check_index};
+use crate::random::fill_uniform;
 use crate::tensor::Matrix;
 
 /// word2vec embeddings for a vocabulary of `V` ids in `D` dimensions: `input` (the
@@ -28,7 +28,10 @@ pub struct Word2Vec<const V: usize, const D: usize> {
 
 impl<const V: usize, const D: usize> Word2Vec<V, D> {
     /// All zero (a valid value for a `static`; call [`init`](Self::init)).
-    pub const ZERO: Self = Word2Vec { input: Matrix::ZERO, output: Matrix::ZERO };
+    pub const ZERO: Self = Word2Vec {
+        input: Matrix::ZERO,
+        output: Matrix::ZERO,
+    };
 
     /// Number of parameters, `2·V·D`.
     pub const PARAMETERS: usize = 2 * V * D;

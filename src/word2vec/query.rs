@@ -13,7 +13,10 @@ fn offer<const K: usize>(best: &mut Vec<(u16, f32), K>, id: u16, score: f32) {
     if K == 0 || score.is_nan() {
         return;
     }
-    let at = best.iter().position(|&(_, s)| score > s).unwrap_or(best.len());
+    let at = best
+        .iter()
+        .position(|&(_, s)| score > s)
+        .unwrap_or(best.len());
     if at >= K {
         return;
     }
@@ -49,14 +52,24 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
         self.rank::<K>(len, &[id], |x, nx| {
             let q = self.input.row(usize::from(id));
             let nq = k::norm(q);
-            if nx == 0.0 || nq == 0.0 { 0.0 } else { k::dot(x, q).unwrap_or(0.0) / (nx * nq) }
+            if nx == 0.0 || nq == 0.0 {
+                0.0
+            } else {
+                k::dot(x, q).unwrap_or(0.0) / (nx * nq)
+            }
         })
     }
 
     /// Analogy "`b` is to `a` as `c` is to ?": the `K` ids whose unit vectors are most
     /// similar to `â − b̂ + ĉ` (hats are unit vectors, as in gensim), excluding `a`, `b`
     /// and `c`. With good embeddings, `analogy(king, man, woman)` ranks `queen` first.
-    pub fn analogy<const K: usize>(&self, a: u16, b: u16, c: u16, len: usize) -> Result<Vec<(u16, f32), K>> {
+    pub fn analogy<const K: usize>(
+        &self,
+        a: u16,
+        b: u16,
+        c: u16,
+        len: usize,
+    ) -> Result<Vec<(u16, f32), K>> {
         let unit = |id: u16| -> Result<(&[f32; D], f32)> {
             let v = self.vector(id)?;
             let n = k::norm(v);
@@ -74,7 +87,12 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
     }
 
     /// Scores ids `1..len` not in `exclude` and keeps the best `K`.
-    fn rank<const K: usize>(&self, len: usize, exclude: &[u16], score: impl Fn(&[f32; D], f32) -> f32) -> Result<Vec<(u16, f32), K>> {
+    fn rank<const K: usize>(
+        &self,
+        len: usize,
+        exclude: &[u16],
+        score: impl Fn(&[f32; D], f32) -> f32,
+    ) -> Result<Vec<(u16, f32), K>> {
         check_index("vocabulary length", len.saturating_sub(1), V)?;
         let mut best = Vec::new();
         for id in 1..len {

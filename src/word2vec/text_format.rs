@@ -29,7 +29,11 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
     /// assert_eq!(out, "2 2\ncat 0.5 -1\ndog 2 0.25\n");
     /// # Ok::<(), edgegrad::Error>(())
     /// ```
-    pub fn write_text<const L: usize, W: Write>(&self, vocab: &Vocab<V, L>, out: &mut W) -> core::fmt::Result {
+    pub fn write_text<const L: usize, W: Write>(
+        &self,
+        vocab: &Vocab<V, L>,
+        out: &mut W,
+    ) -> core::fmt::Result {
         let n = vocab.len().min(V);
         writeln!(out, "{} {}", n.saturating_sub(1), D)?;
         for id in 1..n {
@@ -55,13 +59,22 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
         let (_, header) = lines.next().ok_or(parse_error(1, "missing header"))?;
         let mut fields = header.split_whitespace();
-        let count: usize = fields.next().and_then(|s| s.parse().ok()).ok_or(parse_error(1, "header: word count"))?;
-        let dims: usize = fields.next().and_then(|s| s.parse().ok()).ok_or(parse_error(1, "header: dimensions"))?;
+        let count: usize = fields
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(parse_error(1, "header: word count"))?;
+        let dims: usize = fields
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(parse_error(1, "header: dimensions"))?;
         if fields.next().is_some() {
             return Err(parse_error(1, "header: more than two fields"));
         }
         if dims != D {
-            return Err(parse_error(1, "header: dimensions differ from the model's D"));
+            return Err(parse_error(
+                1,
+                "header: dimensions differ from the model's D",
+            ));
         }
         if count >= V {
             return Err(parse_error(1, "header: more words than the model's V − 1"));
@@ -76,7 +89,9 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
                 return Err(parse_error(no, "word longer than the vocabulary's L bytes"));
             }
             for _ in 0..D {
-                let f = fields.next().ok_or(parse_error(no, "fewer numbers than dimensions"))?;
+                let f = fields
+                    .next()
+                    .ok_or(parse_error(no, "fewer numbers than dimensions"))?;
                 let x: f32 = f.parse().map_err(|_| parse_error(no, "not a number"))?;
                 if !x.is_finite() {
                     return Err(parse_error(no, "non-finite number"));
@@ -88,9 +103,16 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
             seen += 1;
         }
         if seen < count {
-            return Err(parse_error(seen + 2, "fewer lines than the header's word count"));
+            return Err(parse_error(
+                seen + 2,
+                "fewer lines than the header's word count",
+            ));
         }
-        if let Some((no, _)) = lines.clone().skip(count).find(|(_, l)| !l.trim().is_empty()) {
+        if let Some((no, _)) = lines
+            .clone()
+            .skip(count)
+            .find(|(_, l)| !l.trim().is_empty())
+        {
             return Err(parse_error(no, "more lines than the header's word count"));
         }
         // Pass 2: every check passed, copy.

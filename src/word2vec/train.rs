@@ -59,7 +59,13 @@ pub struct Word2VecConfig {
 
 impl Default for Word2VecConfig {
     fn default() -> Self {
-        Word2VecConfig { architecture: Architecture::Cbow, objective: Objective::NegativeSampling(5), window: 5, sample: 1e-3, lr: 0.05 }
+        Word2VecConfig {
+            architecture: Architecture::Cbow,
+            objective: Objective::NegativeSampling(5),
+            window: 5,
+            sample: 1e-3,
+            lr: 0.05,
+        }
     }
 }
 
@@ -82,7 +88,11 @@ pub struct TrainStats {
 impl TrainStats {
     /// Mean loss per prediction.
     pub fn mean_loss(&self) -> f64 {
-        if self.predictions == 0 { 0.0 } else { self.loss / self.predictions as f64 }
+        if self.predictions == 0 {
+            0.0
+        } else {
+            self.loss / self.predictions as f64
+        }
     }
 
     /// Adds the counts of `other` (the learning rate is taken from `other`).
@@ -118,7 +128,13 @@ pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize> {
 impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, TABLE> {
     /// An unconfigured trainer (call [`init`](Self::init)).
     pub const ZERO: Self = Word2VecTrainer {
-        config: Word2VecConfig { architecture: Architecture::Cbow, objective: Objective::NegativeSampling(5), window: 5, sample: 0.0, lr: 0.0 },
+        config: Word2VecConfig {
+            architecture: Architecture::Cbow,
+            objective: Objective::NegativeSampling(5),
+            window: 5,
+            sample: 0.0,
+            lr: 0.0,
+        },
         table: [0; TABLE],
         keep: [0.0; V],
         expected_words: 0,
@@ -137,25 +153,51 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
     /// Prepares training with `config` from the vocabulary's `counts` (index = word id,
     /// at most `V` long; id [`UNK`] is never trained or sampled) for `expected_words`
     /// words in all (words per epoch × epochs), which sets the learning-rate decay.
-    pub fn init(&mut self, config: Word2VecConfig, counts: &[u64], expected_words: u64) -> Result<()> {
+    pub fn init(
+        &mut self,
+        config: Word2VecConfig,
+        counts: &[u64],
+        expected_words: u64,
+    ) -> Result<()> {
         if counts.len() > V {
-            return Err(Error::LengthMismatch { what: "word2vec counts (at most V)", expected: V, found: counts.len() });
+            return Err(Error::LengthMismatch {
+                what: "word2vec counts (at most V)",
+                expected: V,
+                found: counts.len(),
+            });
         }
         if let Objective::NegativeSampling(n) = config.objective
             && !(1..=MAX_NEGATIVES).contains(&n)
         {
-            return Err(Error::InvalidParameter { what: "word2vec negatives", expected: "1 <= k <= MAX_NEGATIVES" });
+            return Err(Error::InvalidParameter {
+                what: "word2vec negatives",
+                expected: "1 <= k <= MAX_NEGATIVES",
+            });
         }
         if !(1..=MAX_WINDOW).contains(&config.window) {
-            return Err(Error::InvalidParameter { what: "word2vec window", expected: "1 <= window <= MAX_WINDOW" });
+            return Err(Error::InvalidParameter {
+                what: "word2vec window",
+                expected: "1 <= window <= MAX_WINDOW",
+            });
         }
-        if !(config.lr > 0.0 && config.lr.is_finite()) || !(config.sample >= 0.0) {
-            return Err(Error::InvalidParameter { what: "word2vec lr/sample", expected: "lr > 0 and sample >= 0" });
+        let valid_lr = config.lr > 0.0 && config.lr.is_finite();
+        let valid_sample = config.sample >= 0.0 && config.sample.is_finite();
+        if !valid_lr || !valid_sample {
+            return Err(Error::InvalidParameter {
+                what: "word2vec lr/sample",
+                expected: "lr > 0 and sample >= 0",
+            });
         }
         let trained = |id: usize| id != usize::from(UNK) && counts[id] > 0;
-        let total: u64 = (0..counts.len()).filter(|&i| trained(i)).map(|i| counts[i]).sum();
+        let total: u64 = (0..counts.len())
+            .filter(|&i| trained(i))
+            .map(|i| counts[i])
+            .sum();
         if total == 0 {
-            return Err(Error::InvalidParameter { what: "word2vec counts", expected: "at least one counted word besides UNK" });
+            return Err(Error::InvalidParameter {
+                what: "word2vec counts",
+                expected: "at least one counted word besides UNK",
+            });
         }
         self.config = config;
         self.expected_words = expected_words.max(1);
@@ -166,17 +208,29 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
             if trained(id) {
                 let f = counts[id] as f64 / total as f64;
                 let t = f64::from(config.sample);
-                *keep = if t == 0.0 { 1.0 } else { (libm::sqrt(t / f) + t / f).min(1.0) as f32 };
+                *keep = if t == 0.0 {
+                    1.0
+                } else {
+                    (libm::sqrt(t / f) + t / f).min(1.0) as f32
+                };
             }
         }
         // Noise table: id i fills a share count_i^0.75 / Σ count^0.75 of the slots.
-        let weight = |id: usize| if trained(id) { libm::pow(counts[id] as f64, 0.75) } else { 0.0 };
+        let weight = |id: usize| {
+            if trained(id) {
+                libm::pow(counts[id] as f64, 0.75)
+            } else {
+                0.0
+            }
+        };
         let norm: f64 = (0..counts.len()).map(weight).sum();
         let mut id = 0;
         let mut cumulative = 0.0;
         for (slot, entry) in self.table.iter_mut().enumerate() {
             let position = (slot as f64 + 0.5) / TABLE as f64;
-            while id + 1 < counts.len() && (weight(id) == 0.0 || cumulative + weight(id) / norm < position) {
+            while id + 1 < counts.len()
+                && (weight(id) == 0.0 || cumulative + weight(id) / norm < position)
+            {
                 cumulative += weight(id) / norm;
                 id += 1;
             }
@@ -195,7 +249,12 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
     /// kept centre word a window shrunk at random, then one prediction per context word
     /// (skip-gram) or per window (CBOW). Ids equal to [`UNK`] are dropped. Sentences
     /// longer than [`MAX_SENTENCE`] are trained in pieces.
-    pub fn train_sentence<R: RngCore + ?Sized>(&mut self, model: &mut Word2Vec<V, D>, sentence: &[u16], rng: &mut R) -> Result<TrainStats> {
+    pub fn train_sentence<R: RngCore + ?Sized>(
+        &mut self,
+        model: &mut Word2Vec<V, D>,
+        sentence: &[u16],
+        rng: &mut R,
+    ) -> Result<TrainStats> {
         for &w in sentence {
             check_index("word id", usize::from(w), V)?;
         }
@@ -210,11 +269,22 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
     /// Trains on a whole token stream, cut into sentences of [`MAX_SENTENCE`] words (a
     /// host convenience; for real sentence boundaries call
     /// [`train_sentence`](Self::train_sentence) per sentence).
-    pub fn train_tokens<R: RngCore + ?Sized>(&mut self, model: &mut Word2Vec<V, D>, tokens: &[u16], rng: &mut R) -> Result<TrainStats> {
+    pub fn train_tokens<R: RngCore + ?Sized>(
+        &mut self,
+        model: &mut Word2Vec<V, D>,
+        tokens: &[u16],
+        rng: &mut R,
+    ) -> Result<TrainStats> {
         self.train_sentence(model, tokens, rng)
     }
 
-    fn train_piece<R: RngCore + ?Sized>(&mut self, model: &mut Word2Vec<V, D>, piece: &[u16], rng: &mut R, stats: &mut TrainStats) -> Result<()> {
+    fn train_piece<R: RngCore + ?Sized>(
+        &mut self,
+        model: &mut Word2Vec<V, D>,
+        piece: &[u16],
+        rng: &mut R,
+        stats: &mut TrainStats,
+    ) -> Result<()> {
         let lr = self.learning_rate();
         let mut n = 0;
         for &w in piece {
@@ -239,7 +309,8 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
                     for j in (lo..=hi).filter(|&j| j != i) {
                         let target = self.sentence[j];
                         let negatives = self.draw_negatives(target, rng);
-                        stats.loss += f64::from(self.step_with(model, &[centre], target, negatives, lr)?);
+                        stats.loss +=
+                            f64::from(self.step_with(model, &[centre], target, negatives, lr)?);
                         stats.predictions += 1;
                     }
                 }
@@ -255,7 +326,8 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
                         continue;
                     }
                     let negatives = self.draw_negatives(centre, rng);
-                    stats.loss += f64::from(self.step_with(model, &context[..c], centre, negatives, lr)?);
+                    stats.loss +=
+                        f64::from(self.step_with(model, &context[..c], centre, negatives, lr)?);
                     stats.predictions += 1;
                 }
             }
@@ -265,7 +337,9 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
 
     /// Draws the noise words for one prediction into the scratch; returns how many.
     fn draw_negatives<R: RngCore + ?Sized>(&mut self, target: u16, rng: &mut R) -> usize {
-        let Objective::NegativeSampling(count) = self.config.objective else { return 0 };
+        let Objective::NegativeSampling(count) = self.config.objective else {
+            return 0;
+        };
         for slot in &mut self.negatives[..count] {
             *slot = self.table[below(rng, TABLE)];
             if *slot == target {
@@ -276,7 +350,14 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
         count
     }
 
-    fn step_with(&mut self, model: &mut Word2Vec<V, D>, inputs: &[u16], target: u16, negatives: usize, lr: f32) -> Result<f32> {
+    fn step_with(
+        &mut self,
+        model: &mut Word2Vec<V, D>,
+        inputs: &[u16],
+        target: u16,
+        negatives: usize,
+        lr: f32,
+    ) -> Result<f32> {
         let negs = self.negatives;
         self.step(model, inputs, target, &negs[..negatives], lr)
     }
@@ -297,16 +378,29 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
     /// `∂loss/∂h / |inputs|`. With negative sampling, output vectors are updated one
     /// noise word at a time, so a noise word drawn twice sees its first update (as in
     /// word2vec). Returns the loss before the update.
-    pub fn step(&mut self, model: &mut Word2Vec<V, D>, inputs: &[u16], target: u16, negatives: &[u16], lr: f32) -> Result<f32> {
+    pub fn step(
+        &mut self,
+        model: &mut Word2Vec<V, D>,
+        inputs: &[u16],
+        target: u16,
+        negatives: &[u16],
+        lr: f32,
+    ) -> Result<f32> {
         check_index("word2vec target", usize::from(target), V)?;
         if inputs.is_empty() {
-            return Err(Error::InvalidLength { what: "word2vec inputs", found: 0, min: 1, max: 2 * MAX_WINDOW });
+            return Err(Error::InvalidLength {
+                what: "word2vec inputs",
+                found: 0,
+                min: 1,
+                max: 2 * MAX_WINDOW,
+            });
         }
         for &i in inputs.iter().chain(negatives) {
             check_index("word id", usize::from(i), V)?;
         }
         // h = mean of the input rows
-        self.h.copy_from_slice(model.input.row(usize::from(inputs[0])));
+        self.h
+            .copy_from_slice(model.input.row(usize::from(inputs[0])));
         for &i in &inputs[1..] {
             k::add_assign(&mut self.h, model.input.row(usize::from(i)))?;
         }
@@ -317,7 +411,8 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
             Objective::NegativeSampling(_) => {
                 self.neu1e = [0.0; D];
                 let mut loss = 0.0;
-                let examples = core::iter::once((target, true)).chain(negatives.iter().map(|&n| (n, false)));
+                let examples =
+                    core::iter::once((target, true)).chain(negatives.iter().map(|&n| (n, false)));
                 for (word, positive) in examples {
                     if !positive && (word == target || word == UNK) {
                         continue;
@@ -332,13 +427,31 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
                 loss
             }
             Objective::Softmax => {
-                k::matvec(model.output.view(), &self.h, &mut self.logits, Accum::Overwrite)?;
+                k::matvec(
+                    model.output.view(),
+                    &self.h,
+                    &mut self.logits,
+                    Accum::Overwrite,
+                )?;
                 let loss = k::cross_entropy(&self.logits, usize::from(target), &mut self.grad)?;
                 // ∂loss/∂h = outputᵀ·grad, ∂loss/∂output = grad ⊗ h
-                k::vecmat(&self.grad, model.output.view(), &mut self.neu1e, Accum::Overwrite)?;
+                k::vecmat(
+                    &self.grad,
+                    model.output.view(),
+                    &mut self.neu1e,
+                    Accum::Overwrite,
+                )?;
                 let grad = MatRef::new(&self.grad, 1, V)?;
                 let h = MatRef::new(&self.h, 1, D)?;
-                k::gemm(-lr, grad, Trans::T, h, Trans::N, 1.0, model.output.view_mut())?;
+                k::gemm(
+                    -lr,
+                    grad,
+                    Trans::T,
+                    h,
+                    Trans::N,
+                    1.0,
+                    model.output.view_mut(),
+                )?;
                 loss
             }
         };
