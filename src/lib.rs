@@ -23,7 +23,8 @@
 //! | lanes | [`simd`] | the vector type, slice traversals with a scalar tail, horizontal sums, `exp` |
 //! | kernels | [`kernels`] | reductions, softmax family, losses, matmul family, element-wise ops, optimisers |
 //! | fixed-size tensors | [`tensor`] | `Matrix<R, C>`, shapes in types, zero-cost views for the kernels |
-//! | models | [`attention`] | a causal attention language model: forward, backward, training, generation |
+//! | models | [`attention`], [`word2vec`] | a causal attention language model; word2vec (skip-gram, CBOW) |
+//! | support | [`vocab`] | tokenizer and fixed-capacity vocabulary |
 //!
 //! ## Example: one step of softmax regression
 //!
