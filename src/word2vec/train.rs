@@ -35,7 +35,8 @@ pub enum Objective {
 /// The largest number of noise words per prediction.
 pub const MAX_NEGATIVES: usize = 32;
 
-/// Sentences longer than this are trained in pieces of this length (as word2vec.c does).
+/// The default longest sentence (word2vec.c's limit): a trainer's `S` parameter; longer
+/// sentences are trained in pieces of `S` words.
 pub const MAX_SENTENCE: usize = 1000;
 
 /// Training settings; [`Default`] gives word2vec.c's defaults for CBOW with negative
@@ -106,10 +107,11 @@ impl TrainStats {
 }
 
 /// Training state for a [`Word2Vec<V, D>`]: the noise table of `TABLE` entries, the
-/// sub-sampling probabilities, the learning-rate schedule and the scratch of one
-/// prediction. Fixed size, no heap; `ZERO` is a valid `static`.
+/// sub-sampling probabilities, the learning-rate schedule, a buffer for a sentence of up
+/// to `S` words (default [`MAX_SENTENCE`]; small devices choose less) and the scratch of
+/// one prediction. Fixed size, no heap; `ZERO` is a valid `static`.
 #[derive(Debug)]
-pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize> {
+pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize, const S: usize = MAX_SENTENCE> {
     config: Word2VecConfig,
     /// Word ids repeated in proportion to `count^0.75`.
     table: [u16; TABLE],
@@ -117,7 +119,7 @@ pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize> {
     keep: [f32; V],
     expected_words: u64,
     words_done: u64,
-    sentence: [u16; MAX_SENTENCE],
+    sentence: [u16; S],
     negatives: [u16; MAX_NEGATIVES],
     h: [f32; D],
     neu1e: [f32; D],
@@ -125,7 +127,7 @@ pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize> {
     grad: [f32; V],
 }
 
-impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, TABLE> {
+impl<const V: usize, const D: usize, const TABLE: usize, const S: usize> Word2VecTrainer<V, D, TABLE, S> {
     /// An unconfigured trainer (call [`init`](Self::init)).
     pub const ZERO: Self = Word2VecTrainer {
         config: Word2VecConfig {
@@ -139,7 +141,7 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
         keep: [0.0; V],
         expected_words: 0,
         words_done: 0,
-        sentence: [0; MAX_SENTENCE],
+        sentence: [0; S],
         negatives: [0; MAX_NEGATIVES],
         h: [0.0; D],
         neu1e: [0.0; D],
@@ -248,7 +250,7 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
     /// Trains on one sentence of word ids (each `< V`): sub-sampling, then for each
     /// kept centre word a window shrunk at random, then one prediction per context word
     /// (skip-gram) or per window (CBOW). Ids equal to [`UNK`] are dropped. Sentences
-    /// longer than [`MAX_SENTENCE`] are trained in pieces.
+    /// longer than `S` words are trained in pieces.
     pub fn train_sentence<R: RngCore + ?Sized>(
         &mut self,
         model: &mut Word2Vec<V, D>,
@@ -259,14 +261,14 @@ impl<const V: usize, const D: usize, const TABLE: usize> Word2VecTrainer<V, D, T
             check_index("word id", usize::from(w), V)?;
         }
         let mut stats = TrainStats::default();
-        for piece in sentence.chunks(MAX_SENTENCE) {
+        for piece in sentence.chunks(S.max(1)) {
             self.train_piece(model, piece, rng, &mut stats)?;
         }
         stats.lr = self.learning_rate();
         Ok(stats)
     }
 
-    /// Trains on a whole token stream, cut into sentences of [`MAX_SENTENCE`] words (a
+    /// Trains on a whole token stream, cut into sentences of `S` words (a
     /// host convenience; for real sentence boundaries call
     /// [`train_sentence`](Self::train_sentence) per sentence).
     pub fn train_tokens<R: RngCore + ?Sized>(

@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use edgegrad_firmware::{exit, println, stack};
+use edgegrad_firmware::{exit, parts, println, stack};
 
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
 #[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
@@ -13,5 +13,14 @@ fn main() -> ! {
     stack::paint();
     let failed = edgegrad_firmware::checks::run_all();
     println!("part 1 (kernel self-test): peak stack {} bytes", stack::peak());
-    exit(if failed == 0 { 0 } else { 1 })
+    stack::paint();
+    let w2v = parts::word2vec();
+    println!("part 2 (word2vec): {}, peak stack {} bytes", if w2v { "ok" } else { "FAILED" }, stack::peak());
+    stack::paint();
+    let lm = parts::attention();
+    println!("part 3 (attention LM): {}, peak stack {} bytes", if lm { "ok" } else { "FAILED" }, stack::peak());
+    println!("shared model arena: {} bytes", parts::ARENA_BYTES);
+    let ok = failed == 0 && w2v && lm;
+    println!("firmware: {}", if ok { "all parts passed" } else { "FAILED" });
+    exit(if ok { 0 } else { 1 })
 }

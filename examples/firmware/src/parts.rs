@@ -1,0 +1,226 @@
+//! Parts 2 and 3 of the firmware: word2vec and the attention language model, trained
+//! on short embedded texts. Their state lives in one static arena that the two parts
+//! use in turn, so the 16 KiB Cortex-M0 can run both.
+
+use core::fmt;
+use core::mem::ManuallyDrop;
+
+use edgegrad::attention::{AttentionCache, AttentionGrads, AttentionLm, Decoder, Sampling};
+use edgegrad::kernels as k;
+use edgegrad::vocab::{Vocab, VocabBuilder};
+use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
+use rand_core::SeedableRng;
+
+use crate::println;
+
+/// An `f32` printed with three decimals using integer formatting only (no float
+/// formatting code in flash).
+pub struct Fixed(pub f32);
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.0.is_finite() {
+            return f.write_str("nan/inf");
+        }
+        let milli = (libm::roundf(self.0 * 1000.0)) as i64;
+        let sign = if milli < 0 { "-" } else { "" };
+        let m = milli.unsigned_abs();
+        write!(f, "{sign}{}.{:03}", m / 1000, m % 1000)
+    }
+}
+
+// Sizes: the largest that fit each board.
+#[cfg(small_ram)]
+mod size {
+    pub const WV: usize = 32;
+    pub const WD: usize = 8;
+    pub const WCAP: usize = 64;
+    pub const TABLE: usize = 256;
+    pub const SENT: usize = 32;
+    pub const V: usize = 16;
+    pub const T: usize = 8;
+    pub const D: usize = 8;
+    pub const DK: usize = 8;
+    pub const STEPS: u32 = 400;
+}
+#[cfg(not(small_ram))]
+mod size {
+    pub const WV: usize = 64;
+    pub const WD: usize = 16;
+    pub const WCAP: usize = 128;
+    pub const TABLE: usize = 2048;
+    pub const SENT: usize = 64;
+    pub const V: usize = 32;
+    pub const T: usize = 24;
+    pub const D: usize = 32;
+    pub const DK: usize = 16;
+    pub const STEPS: u32 = 300;
+}
+use size::*;
+
+const L: usize = 8;
+
+/// word2vec state.
+pub struct W2vParts {
+    builder: VocabBuilder<WCAP, L>,
+    vocab: Vocab<WV, L>,
+    model: Word2Vec<WV, WD>,
+    trainer: Word2VecTrainer<WV, WD, TABLE, SENT>,
+}
+
+/// Attention LM state (plain SGD: no optimiser moments).
+pub struct LmParts {
+    model: AttentionLm<V, T, D, DK>,
+    grads: AttentionGrads<V, T, D, DK>,
+    cache: AttentionCache<V, T, D, DK>,
+    decoder: Decoder<V, T, D, DK>,
+}
+
+#[repr(C)]
+union Arena {
+    bytes: [u32; ARENA_WORDS],
+    w2v: ManuallyDrop<W2vParts>,
+    lm: ManuallyDrop<LmParts>,
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+const ARENA_WORDS: usize = max(size_of::<W2vParts>(), size_of::<LmParts>()) / 4 + 1;
+
+/// Zero-initialised, so it lives in `.bss`; each part writes its own zero value in place.
+static mut ARENA: Arena = Arena { bytes: [0; ARENA_WORDS] };
+
+/// Bytes of the arena the two parts share.
+pub const ARENA_BYTES: usize = size_of::<Arena>();
+
+const W2V_TEXT: &str = "the cat eats fish . the dog eats meat . a cat likes milk . a dog likes bones . \
+    the horse eats hay . a horse likes grass . the cow eats grass . a cow likes hay . \
+    the cat sleeps in the house . the dog sleeps in the house . the horse sleeps in the barn . \
+    the cow sleeps in the barn . fish is food . meat is food . milk is food . hay is food .";
+
+/// Part 2: vocabulary, skip-gram with negative sampling, nearest neighbours.
+/// Returns whether its checks passed.
+pub fn word2vec() -> bool {
+    // SAFETY: the arena is used by one part at a time; the value written is a valid
+    // W2vParts, and no other reference to the arena is alive.
+    let w = unsafe {
+        let p = core::ptr::addr_of_mut!(ARENA.w2v);
+        core::ptr::write(p, ManuallyDrop::new(W2vParts {
+            builder: VocabBuilder::new(),
+            vocab: Vocab::ZERO,
+            model: Word2Vec::ZERO,
+            trainer: Word2VecTrainer::ZERO,
+        }));
+        &mut **p
+    };
+    if w.builder.add_text(W2V_TEXT).is_err() {
+        return false;
+    }
+    w.builder.build(1, &mut w.vocab);
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    w.model.init(&mut rng);
+    let config = Word2VecConfig { architecture: Architecture::SkipGram, objective: Objective::NegativeSampling(3), window: 3, sample: 0.0, lr: 0.05 };
+    let mut ids = [0_u16; 128];
+    let n = w.vocab.encode(W2V_TEXT, &mut ids);
+    let epochs = 60;
+    if w.trainer.init(config, w.vocab.counts(), epochs * n as u64).is_err() {
+        return false;
+    }
+    let (mut first, mut last) = (0.0, 0.0);
+    for epoch in 0..epochs {
+        crate::fw_bench_start();
+        let Ok(stats) = w.trainer.train_sentence(&mut w.model, &ids[..n], &mut rng) else { return false };
+        crate::fw_bench_stop();
+        last = stats.mean_loss() as f32;
+        if epoch == 0 {
+            first = last;
+        }
+    }
+    println!("word2vec: {} words, vocabulary {}, loss {} -> {}", n, w.vocab.len() - 1, Fixed(first), Fixed(last));
+    let cat = w.vocab.id("cat");
+    let Ok(near) = w.model.most_similar::<3>(cat, w.vocab.len()) else { return false };
+    crate::print!("word2vec: nearest to \"cat\":");
+    for (id, score) in &near {
+        crate::print!(" {} {}", w.vocab.word(*id), Fixed(*score));
+    }
+    println!();
+    last < first && near.len() == 3
+}
+
+const LM_TEXT: &[u8] = b"the cat sat on the mat. the cat ate the hat. ";
+
+fn char_id(c: u8) -> u16 {
+    // A tiny alphabet: the text's distinct bytes in order of first appearance.
+    let mut seen = [0_u8; V];
+    let mut n = 0;
+    for &b in LM_TEXT {
+        if !seen[..n].contains(&b) && n < V {
+            seen[n] = b;
+            n += 1;
+        }
+    }
+    seen[..n].iter().position(|&b| b == c).unwrap_or(0) as u16
+}
+
+fn id_char(id: u16) -> char {
+    let mut seen = [0_u8; V];
+    let mut n = 0;
+    for &b in LM_TEXT {
+        if !seen[..n].contains(&b) && n < V {
+            seen[n] = b;
+            n += 1;
+        }
+    }
+    seen.get(usize::from(id)).copied().unwrap_or(b'?') as char
+}
+
+/// Part 3: train the attention LM on windows of a short text, then generate with the
+/// KV cache. Returns whether its checks passed.
+pub fn attention() -> bool {
+    // SAFETY: part 2 is finished and holds no reference; zero bytes are a valid value of
+    // every field of LmParts (numbers and lengths), which is then set in place.
+    let lm = unsafe {
+        let p = core::ptr::addr_of_mut!(ARENA);
+        (*p).bytes = [0; ARENA_WORDS];
+        &mut *(*p).lm
+    };
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(2);
+    lm.model.init(&mut rng);
+    let ids: heapless::Vec<u16, 64> = LM_TEXT.iter().map(|&c| char_id(c)).collect();
+    let lr = 0.3;
+    let (mut first, mut last) = (0.0, 0.0);
+    for step in 0..STEPS {
+        let at = (step as usize * 5) % (ids.len() - T);
+        let window = &ids[at..at + T];
+        lm.grads.zero();
+        crate::fw_bench_start();
+        let Ok(loss) = lm.model.forward(window, &mut lm.cache) else { return false };
+        if lm.model.backward(&mut lm.cache, &mut lm.grads).is_err() {
+            return false;
+        }
+        if k::clip_grad_norm(&mut lm.grads.tensors_mut(), 1.0).is_err() {
+            return false;
+        }
+        for (p, g) in lm.model.tensors_mut().into_iter().zip(lm.grads.tensors()) {
+            if k::sgd(p, g, lr).is_err() {
+                return false;
+            }
+        }
+        crate::fw_bench_stop();
+        if step == 0 {
+            first = loss;
+        }
+        last = loss;
+    }
+    println!("attention: (V, T, D, DK) = ({V}, {T}, {D}, {DK}), {} parameters, loss {} -> {} in {STEPS} SGD steps", AttentionLm::<V, T, D, DK>::PARAMETERS, Fixed(first), Fixed(last));
+    let prompt = [char_id(b't'), char_id(b'h'), char_id(b'e')];
+    let mut out = [0_u16; T];
+    let Ok(n) = lm.decoder.generate(&lm.model, &prompt, &mut out[..T - prompt.len()], Sampling::Greedy, &mut rng) else { return false };
+    crate::print!("attention: \"the");
+    for &id in &out[..n] {
+        crate::print!("{}", id_char(id));
+    }
+    println!("\"");
+    last < 0.5 * first
+}
