@@ -25,19 +25,38 @@ type Check = Result<(), Failure>;
 
 fn close(what: &'static str, got: &[f32], want: &[f32], rtol: f32, atol: f32) -> Check {
     for (index, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let ok = if w.is_infinite() { g == w } else { (g - w).abs() <= atol + rtol * w.abs() };
+        let ok = if w.is_infinite() {
+            g == w
+        } else {
+            (g - w).abs() <= atol + rtol * w.abs()
+        };
         if !ok {
-            return Err(Failure { what, index, got: g.to_bits(), want: w.to_bits() });
+            return Err(Failure {
+                what,
+                index,
+                got: g.to_bits(),
+                want: w.to_bits(),
+            });
         }
     }
     if got.len() != want.len() {
-        return Err(Failure { what, index: got.len().min(want.len()), got: 0, want: 0 });
+        return Err(Failure {
+            what,
+            index: got.len().min(want.len()),
+            got: 0,
+            want: 0,
+        });
     }
     Ok(())
 }
 
 fn kernel_error(what: &'static str) -> impl Fn(edgegrad::Error) -> Failure {
-    move |_| Failure { what, index: 0, got: 0, want: 0 }
+    move |_| Failure {
+        what,
+        index: 0,
+        got: 0,
+        want: 0,
+    }
 }
 
 const RTOL: f32 = 2e-5;
@@ -48,7 +67,12 @@ fn softmax() -> Check {
     k::softmax(&e::SOFTMAX_IN, &mut y).map_err(kernel_error("softmax"))?;
     close("softmax", &y, &e::SOFTMAX_OUT, RTOL, ATOL)?;
     if y[4] != 0.0 {
-        return Err(Failure { what: "softmax: masked entry", index: 4, got: y[4].to_bits(), want: 0 });
+        return Err(Failure {
+            what: "softmax: masked entry",
+            index: 4,
+            got: y[4].to_bits(),
+            want: 0,
+        });
     }
     Ok(())
 }
@@ -73,15 +97,33 @@ fn matmul_and_gradients() -> Check {
     let view = |x: &'static [f32], r, c| MatRef::new(x, r, c).map_err(kernel_error("view"));
     let mut c = [0.0; 45];
     let out = MatMut::new(&mut c, m, n).map_err(kernel_error("view"))?;
-    k::matmul(view(&e::MM_A, m, kk)?, view(&e::MM_B, kk, n)?, out, Accum::Overwrite).map_err(kernel_error("matmul"))?;
+    k::matmul(
+        view(&e::MM_A, m, kk)?,
+        view(&e::MM_B, kk, n)?,
+        out,
+        Accum::Overwrite,
+    )
+    .map_err(kernel_error("matmul"))?;
     close("matmul", &c, &e::MM_C, RTOL, ATOL)?;
     let mut da = [0.0; 35];
     let out = MatMut::new(&mut da, m, kk).map_err(kernel_error("view"))?;
-    k::matmul_nt(view(&e::MM_DC, m, n)?, view(&e::MM_B, kk, n)?, out, Accum::Overwrite).map_err(kernel_error("matmul_nt"))?;
+    k::matmul_nt(
+        view(&e::MM_DC, m, n)?,
+        view(&e::MM_B, kk, n)?,
+        out,
+        Accum::Overwrite,
+    )
+    .map_err(kernel_error("matmul_nt"))?;
     close("dA = dC·Bᵀ", &da, &e::MM_DA, RTOL, ATOL)?;
     let mut db = [0.0; 63];
     let out = MatMut::new(&mut db, kk, n).map_err(kernel_error("view"))?;
-    k::matmul_tn(view(&e::MM_A, m, kk)?, view(&e::MM_DC, m, n)?, out, Accum::Overwrite).map_err(kernel_error("matmul_tn"))?;
+    k::matmul_tn(
+        view(&e::MM_A, m, kk)?,
+        view(&e::MM_DC, m, n)?,
+        out,
+        Accum::Overwrite,
+    )
+    .map_err(kernel_error("matmul_tn"))?;
     close("dB = Aᵀ·dC", &db, &e::MM_DB, RTOL, ATOL)
 }
 
@@ -91,14 +133,22 @@ fn exp() -> Check {
     // within 2 ulp everywhere, subnormal results included
     for (index, (&g, &w)) in y.iter().zip(&e::EXP_OUT).enumerate() {
         if g.to_bits().abs_diff(w.to_bits()) > 2 {
-            return Err(Failure { what: "exp", index, got: g.to_bits(), want: w.to_bits() });
+            return Err(Failure {
+                what: "exp",
+                index,
+                got: g.to_bits(),
+                want: w.to_bits(),
+            });
         }
     }
     Ok(())
 }
 
+/// A named check.
+pub type NamedCheck = (&'static str, fn() -> Check);
+
 /// Every check with its name, in the order they run.
-pub const CHECKS: [(&str, fn() -> Check); 5] = [
+pub const CHECKS: [NamedCheck; 5] = [
     ("softmax", softmax),
     ("log_softmax_and_logsumexp", log_softmax_and_logsumexp),
     ("cross_entropy_with_gradient", cross_entropy_with_gradient),
@@ -115,11 +165,20 @@ pub fn run_all() -> usize {
             Ok(()) => crate::println!("test {name} ... ok"),
             Err(f) => {
                 failed += 1;
-                crate::println!("test {name} ... FAILED ({} [{}]: got bits {:#010x}, expected {:#010x})", f.what, f.index, f.got, f.want);
+                crate::println!(
+                    "test {name} ... FAILED ({} [{}]: got bits {:#010x}, expected {:#010x})",
+                    f.what,
+                    f.index,
+                    f.got,
+                    f.want
+                );
             }
         }
     }
     let status = if failed == 0 { "ok" } else { "FAILED" };
-    crate::println!("\ntest result: {status}. {} passed; {failed} failed", CHECKS.len() - failed);
+    crate::println!(
+        "\ntest result: {status}. {} passed; {failed} failed",
+        CHECKS.len() - failed
+    );
     failed
 }

@@ -14,7 +14,6 @@ pub fn exit(code: i32) -> ! {
     semihosting::process::exit(code)
 }
 
-
 /// Peak stack use, measured by painting the free stack with a pattern and later finding
 /// the deepest word that changed.
 pub mod stack {

@@ -12,15 +12,29 @@ fn main() -> ! {
     println!("edgegrad firmware: stack {} bytes", stack::size());
     stack::paint();
     let failed = edgegrad_firmware::checks::run_all();
-    println!("part 1 (kernel self-test): peak stack {} bytes", stack::peak());
+    println!(
+        "part 1 (kernel self-test): peak stack {} bytes",
+        stack::peak()
+    );
     stack::paint();
     let w2v = parts::word2vec();
-    println!("part 2 (word2vec): {}, peak stack {} bytes", if w2v { "ok" } else { "FAILED" }, stack::peak());
+    println!(
+        "part 2 (word2vec): {}, peak stack {} bytes",
+        if w2v { "ok" } else { "FAILED" },
+        stack::peak()
+    );
     stack::paint();
     let lm = parts::attention();
-    println!("part 3 (attention LM): {}, peak stack {} bytes", if lm { "ok" } else { "FAILED" }, stack::peak());
+    println!(
+        "part 3 (attention LM): {}, peak stack {} bytes",
+        if lm { "ok" } else { "FAILED" },
+        stack::peak()
+    );
     println!("shared model arena: {} bytes", parts::ARENA_BYTES);
     let ok = failed == 0 && w2v && lm;
-    println!("firmware: {}", if ok { "all parts passed" } else { "FAILED" });
+    println!(
+        "firmware: {}",
+        if ok { "all parts passed" } else { "FAILED" }
+    );
     exit(if ok { 0 } else { 1 })
 }

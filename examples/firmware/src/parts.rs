@@ -89,7 +89,9 @@ const fn max(a: usize, b: usize) -> usize {
 const ARENA_WORDS: usize = max(size_of::<W2vParts>(), size_of::<LmParts>()) / 4 + 1;
 
 /// Zero-initialised, so it lives in `.bss`; each part writes its own zero value in place.
-static mut ARENA: Arena = Arena { bytes: [0; ARENA_WORDS] };
+static mut ARENA: Arena = Arena {
+    bytes: [0; ARENA_WORDS],
+};
 
 /// Bytes of the arena the two parts share.
 pub const ARENA_BYTES: usize = size_of::<Arena>();
@@ -106,12 +108,15 @@ pub fn word2vec() -> bool {
     // W2vParts, and no other reference to the arena is alive.
     let w = unsafe {
         let p = core::ptr::addr_of_mut!(ARENA.w2v);
-        core::ptr::write(p, ManuallyDrop::new(W2vParts {
-            builder: VocabBuilder::new(),
-            vocab: Vocab::ZERO,
-            model: Word2Vec::ZERO,
-            trainer: Word2VecTrainer::ZERO,
-        }));
+        core::ptr::write(
+            p,
+            ManuallyDrop::new(W2vParts {
+                builder: VocabBuilder::new(),
+                vocab: Vocab::ZERO,
+                model: Word2Vec::ZERO,
+                trainer: Word2VecTrainer::ZERO,
+            }),
+        );
         &mut **p
     };
     if w.builder.add_text(W2V_TEXT).is_err() {
@@ -120,26 +125,45 @@ pub fn word2vec() -> bool {
     w.builder.build(1, &mut w.vocab);
     let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
     w.model.init(&mut rng);
-    let config = Word2VecConfig { architecture: Architecture::SkipGram, objective: Objective::NegativeSampling(3), window: 3, sample: 0.0, lr: 0.05 };
+    let config = Word2VecConfig {
+        architecture: Architecture::SkipGram,
+        objective: Objective::NegativeSampling(3),
+        window: 3,
+        sample: 0.0,
+        lr: 0.05,
+    };
     let mut ids = [0_u16; 128];
     let n = w.vocab.encode(W2V_TEXT, &mut ids);
     let epochs = 60;
-    if w.trainer.init(config, w.vocab.counts(), epochs * n as u64).is_err() {
+    if w.trainer
+        .init(config, w.vocab.counts(), epochs * n as u64)
+        .is_err()
+    {
         return false;
     }
     let (mut first, mut last) = (0.0, 0.0);
     for epoch in 0..epochs {
         crate::fw_bench_start();
-        let Ok(stats) = w.trainer.train_sentence(&mut w.model, &ids[..n], &mut rng) else { return false };
+        let Ok(stats) = w.trainer.train_sentence(&mut w.model, &ids[..n], &mut rng) else {
+            return false;
+        };
         crate::fw_bench_stop();
         last = stats.mean_loss() as f32;
         if epoch == 0 {
             first = last;
         }
     }
-    println!("word2vec: {} words, vocabulary {}, loss {} -> {}", n, w.vocab.len() - 1, Fixed(first), Fixed(last));
+    println!(
+        "word2vec: {} words, vocabulary {}, loss {} -> {}",
+        n,
+        w.vocab.len() - 1,
+        Fixed(first),
+        Fixed(last)
+    );
     let cat = w.vocab.id("cat");
-    let Ok(near) = w.model.most_similar::<3>(cat, w.vocab.len()) else { return false };
+    let Ok(near) = w.model.most_similar::<3>(cat, w.vocab.len()) else {
+        return false;
+    };
     crate::print!("word2vec: nearest to \"cat\":");
     for (id, score) in &near {
         crate::print!(" {} {}", w.vocab.word(*id), Fixed(*score));
@@ -195,7 +219,9 @@ pub fn attention() -> bool {
         let window = &ids[at..at + T];
         lm.grads.zero();
         crate::fw_bench_start();
-        let Ok(loss) = lm.model.forward(window, &mut lm.cache) else { return false };
+        let Ok(loss) = lm.model.forward(window, &mut lm.cache) else {
+            return false;
+        };
         if lm.model.backward(&mut lm.cache, &mut lm.grads).is_err() {
             return false;
         }
@@ -213,10 +239,23 @@ pub fn attention() -> bool {
         }
         last = loss;
     }
-    println!("attention: (V, T, D, DK) = ({V}, {T}, {D}, {DK}), {} parameters, loss {} -> {} in {STEPS} SGD steps", AttentionLm::<V, T, D, DK>::PARAMETERS, Fixed(first), Fixed(last));
+    println!(
+        "attention: (V, T, D, DK) = ({V}, {T}, {D}, {DK}), {} parameters, loss {} -> {} in {STEPS} SGD steps",
+        AttentionLm::<V, T, D, DK>::PARAMETERS,
+        Fixed(first),
+        Fixed(last)
+    );
     let prompt = [char_id(b't'), char_id(b'h'), char_id(b'e')];
     let mut out = [0_u16; T];
-    let Ok(n) = lm.decoder.generate(&lm.model, &prompt, &mut out[..T - prompt.len()], Sampling::Greedy, &mut rng) else { return false };
+    let Ok(n) = lm.decoder.generate(
+        &lm.model,
+        &prompt,
+        &mut out[..T - prompt.len()],
+        Sampling::Greedy,
+        &mut rng,
+    ) else {
+        return false;
+    };
     crate::print!("attention: \"the");
     for &id in &out[..n] {
         crate::print!("{}", id_char(id));
