@@ -7,21 +7,57 @@
 //! tail handling lives here once and every kernel has exactly one implementation on
 //! every target.
 //!
-//! [`Vector`] is [`wide::f32x8`]: on x86-64 with AVX it is one 256-bit register, on
-//! aarch64 two NEON registers, and on microcontrollers (Cortex-M, RISC-V) an array of
-//! eight scalars that the compiler keeps in FPU or integer registers. `mul_add` is one
-//! fused instruction on x86-64 with FMA and on aarch64; elsewhere it is a multiply and
-//! an add, so results differ between targets in the last bits.
+//! On x86-64 and aarch64, [`Vector`] is [`wide::f32x8`]: one 256-bit AVX register or two
+//! NEON registers. On targets without vector units (Cortex-M, RISC-V microcontrollers)
+//! it is [`wide::f32x4`], four scalars the compiler keeps in FPU or integer registers:
+//! eight would not fit a register tile into the 32 single-precision registers of a
+//! Cortex-M4F. The register-tile shapes of the matrix kernels ([`TILE_ROWS`],
+//! [`DOT_TILE`]) are chosen here for the same reason. `mul_add` is one fused instruction
+//! on x86-64 with FMA and on aarch64; elsewhere it is a multiply and an add, so results
+//! differ between targets in the last bits. (Building with
+//! `RUSTFLAGS="--cfg edgegrad_narrow_lanes"` selects the narrow configuration on any
+//! target, which is how the host test suite checks it.)
 //!
 //! The module also holds the vectorised [`exp`], the throughput limit of every softmax.
 
-use wide::{f32x8, i32x8};
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    not(edgegrad_narrow_lanes)
+))]
+mod lanes {
+    pub type Vector = wide::f32x8;
+    pub type IntVector = wide::i32x8;
+    pub const LANES: usize = 8;
+    pub const TILE_ROWS: usize = 6;
+    pub const DOT_TILE: (usize, usize) = (4, 4);
+}
+#[cfg(not(all(
+    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
+    not(edgegrad_narrow_lanes)
+)))]
+mod lanes {
+    pub type Vector = wide::f32x4;
+    pub type IntVector = wide::i32x4;
+    pub const LANES: usize = 4;
+    pub const TILE_ROWS: usize = 2;
+    pub const DOT_TILE: (usize, usize) = (2, 2);
+}
 
 /// The SIMD vector every kernel computes with: [`LANES`] `f32` values.
-pub type Vector = f32x8;
+pub type Vector = lanes::Vector;
 
-/// Number of `f32` lanes in a [`Vector`].
-pub const LANES: usize = 8;
+/// The integer vector of the same width (for bit manipulation in [`exp`]).
+type IntVector = lanes::IntVector;
+
+/// Number of `f32` lanes in a [`Vector`]: 8 on x86-64 and aarch64, 4 elsewhere.
+pub const LANES: usize = lanes::LANES;
+
+/// Rows of the register tile of the broadcast matrix kernels, each row two vectors
+/// wide: `6 × 16` accumulators with eight lanes, `2 × 8` with four.
+pub const TILE_ROWS: usize = lanes::TILE_ROWS;
+
+/// Rows × columns of the dot-product tile of `A·Bᵀ`, one vector accumulator each.
+pub const DOT_TILE: (usize, usize) = lanes::DOT_TILE;
 
 /// Elements processed per iteration by the unrolled traversals (four vectors, so that
 /// four independent accumulators hide the latency of a floating-point add or FMA).
@@ -31,7 +67,7 @@ const UNROLL: usize = 4 * LANES;
 ///
 /// ```
 /// let v = edgegrad::simd::splat(2.0);
-/// assert_eq!(v.to_array(), [2.0; 8]);
+/// assert!(v.to_array().iter().all(|&x| x == 2.0));
 /// ```
 #[inline(always)]
 #[must_use]
@@ -81,35 +117,49 @@ pub fn store_partial(v: Vector, s: &mut [f32]) {
 /// reproducible on every target.
 ///
 /// ```
-/// let v = edgegrad::simd::Vector::new([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
-/// assert_eq!(edgegrad::simd::hsum(v), 36.0);
+/// use edgegrad::simd::{hsum, LANES, Vector};
+/// let v = Vector::new(core::array::from_fn(|i| i as f32 + 1.0));
+/// assert_eq!(hsum(v), (LANES * (LANES + 1) / 2) as f32);
 /// ```
 #[inline(always)]
 #[must_use]
 pub fn hsum(v: Vector) -> f32 {
-    let a = v.to_array();
-    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+    let mut a = v.to_array();
+    let mut n = LANES;
+    while n > 1 {
+        n /= 2;
+        for i in 0..n {
+            a[i] += a[i + n];
+        }
+    }
+    a[0]
 }
 
 /// Horizontal maximum `maxᵢ vᵢ` (NaN lanes are ignored unless all lanes are NaN).
 #[inline(always)]
 #[must_use]
 pub fn hmax(v: Vector) -> f32 {
-    let a = v.to_array();
-    let m01 = a[0].max(a[4]).max(a[1].max(a[5]));
-    let m23 = a[2].max(a[6]).max(a[3].max(a[7]));
-    m01.max(m23)
+    v.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max)
 }
 
-/// Sums eight vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`.
+/// Sums [`LANES`] vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`.
 ///
-/// One 8×8 transpose plus seven vector adds, about four instructions per sum instead of
-/// a dozen for eight separate [`hsum`]s; the matmul dot-product tiles use it.
+/// One transpose plus `LANES − 1` vector adds (about four instructions per sum with
+/// eight lanes, instead of a dozen for separate [`hsum`]s); the matmul dot-product
+/// tiles use it.
 #[inline(always)]
 #[must_use]
-pub fn hsum8(vs: [Vector; LANES]) -> Vector {
-    let t = Vector::transpose(vs);
-    ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]))
+pub fn hsum_lanes(vs: [Vector; LANES]) -> Vector {
+    let mut t = Vector::transpose(vs);
+    let mut n = LANES;
+    while n > 1 {
+        n /= 2;
+        for i in 0..n {
+            let upper = t[i + n];
+            t[i] += upper;
+        }
+    }
+    t[0]
 }
 
 /// Lane-wise square root.
@@ -356,10 +406,11 @@ fn exp_edge(x: Vector) -> Vector {
     let xc = x.fast_max(splat(-104.0)).fast_min(splat(89.0));
     let (t, r) = exp_reduce(xc);
     let p = exp_poly(r);
-    let n: i32x8 = t.to_bits().cast_signed() - i32x8::splat(SHIFTER.to_bits() as i32);
+    let n: IntVector = t.to_bits().cast_signed() - IntVector::splat(SHIFTER.to_bits() as i32);
     let n1 = n >> 1_u32;
     let n2 = n - n1;
-    let pow2 = |k: i32x8| Vector::from_bits(((k + i32x8::splat(127)).cast_unsigned()) << 23_u32);
+    let pow2 =
+        |k: IntVector| Vector::from_bits(((k + IntVector::splat(127)).cast_unsigned()) << 23_u32);
     let y = (p * pow2(n1)) * pow2(n2);
     // NaN must stay NaN, whatever the clamp did with it.
     x.is_nan().select(x, y)
@@ -389,11 +440,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hsum8_matches_hsum() {
-        let vs: [Vector; 8] =
-            core::array::from_fn(|i| Vector::new(core::array::from_fn(|j| (i * 8 + j) as f32)));
-        let s = hsum8(vs).to_array();
-        for i in 0..8 {
+    fn hsum_lanes_matches_hsum() {
+        let vs: [Vector; LANES] =
+            core::array::from_fn(|i| Vector::new(core::array::from_fn(|j| (i * LANES + j) as f32)));
+        let s = hsum_lanes(vs).to_array();
+        for i in 0..LANES {
             assert_eq!(s[i], hsum(vs[i]));
         }
     }
@@ -402,7 +453,7 @@ mod tests {
     fn shifter_bits_give_n() {
         for n in -150..=129_i32 {
             let t = splat(n as f32 + SHIFTER);
-            let got = t.to_bits().cast_signed() - i32x8::splat(SHIFTER.to_bits() as i32);
+            let got = t.to_bits().cast_signed() - IntVector::splat(SHIFTER.to_bits() as i32);
             assert_eq!(got.to_array()[0], n);
             assert_eq!((t.to_bits() << 23_u32).to_array()[0], (n << 23) as u32);
         }

@@ -69,20 +69,10 @@ fn exp_edges_are_exact() {
     assert_eq!(e(f32::MIN_POSITIVE), 1.0);
     assert_eq!(e(1e-30), 1.0);
     // a NaN in one lane does not disturb the others
-    let v = simd::exp(simd::Vector::new([
-        f32::NAN,
-        0.0,
-        1.0,
-        -200.0,
-        200.0,
-        2.0,
-        3.0,
-        4.0,
-    ]))
-    .to_array();
+    let lanes = [f32::NAN, 0.0, -200.0, 200.0, 1.0, 2.0, 3.0, 4.0];
+    let v = simd::exp(simd::load_partial(&lanes, 0.0)).to_array();
     assert!(v[0].is_nan());
-    assert_eq!(&v[1..2], &[1.0]);
-    assert_eq!((v[3], v[4]), (0.0, f32::INFINITY));
+    assert_eq!((v[1], v[2], v[3]), (1.0, 0.0, f32::INFINITY));
 }
 
 /// All 2³² inputs. Takes about a minute in release mode:

@@ -21,10 +21,12 @@
 //! every shape — `1×1`, tall, wide, not a multiple of the tile — takes the same code.
 //!
 //! In `A·Bᵀ` both operands run along the shared dimension, so its micro-kernel keeps a
-//! `4 × 4` tile of dot-product accumulators (four vectors of `A` and four of `B` per
-//! eight steps feed sixteen FMAs) and sums them horizontally at the end, two 8×8
-//! transposes for sixteen sums. (Transposing `B` in registers to reuse the broadcast
-//! kernel measured about half as fast: the shuffles compete with the FMAs for ports.)
+//! tile of dot-product accumulators ([`simd::DOT_TILE`]: `4 × 4` with eight lanes, so
+//! four vectors of `A` and four of `B` feed sixteen FMAs) and sums them horizontally at
+//! the end, one transpose per `LANES` sums. (Transposing `B` in registers to reuse the
+//! broadcast kernel measured about half as fast: the shuffles compete with the FMAs for
+//! ports.) The tile sizes [`MR`] and [`NR`] follow the target's registers: `6 × 16` on
+//! x86-64 and aarch64, `2 × 8` on microcontrollers.
 //! [`matvec`] is one [`dot`] per row.
 
 use crate::error::{Error, Result, check_len};
@@ -33,16 +35,17 @@ use crate::kernels::softmax::check_same_shape;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, LANES, Vector, splat};
 
-/// Rows of `C` per broadcast micro-kernel tile.
-pub const MR: usize = 6;
+/// Rows of `C` per broadcast micro-kernel tile (set by the target's register file, see
+/// [`simd::TILE_ROWS`]).
+pub const MR: usize = simd::TILE_ROWS;
 /// Columns of `C` per broadcast micro-kernel tile (two vectors).
 pub const NR: usize = 2 * LANES;
 /// Block of the shared dimension whose `KC × NR` panel of `B` is kept in L1 cache.
 pub const KC: usize = 256;
 /// Rows of `A` per dot-product tile of [`matmul_nt`].
-const DR: usize = 4;
+const DR: usize = simd::DOT_TILE.0;
 /// Rows of `B` (columns of `C`) per dot-product tile of [`matmul_nt`].
-const DC: usize = 4;
+const DC: usize = simd::DOT_TILE.1;
 
 /// Whether an operand enters a product as it is stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,11 +375,14 @@ fn broadcast_product(
                     width,
                     beta,
                 };
-                match rows {
-                    MR => columns::<MR>(&tile, lhs, rhs, &mut out),
-                    4 => columns::<4>(&tile, lhs, rhs, &mut out),
-                    2 => columns::<2>(&tile, lhs, rhs, &mut out),
-                    _ => columns::<1>(&tile, lhs, rhs, &mut out),
+                if rows == MR {
+                    columns::<MR>(&tile, lhs, rhs, &mut out);
+                } else if rows == 4 {
+                    columns::<4>(&tile, lhs, rhs, &mut out);
+                } else if rows == 2 {
+                    columns::<2>(&tile, lhs, rhs, &mut out);
+                } else {
+                    columns::<1>(&tile, lhs, rhs, &mut out);
                 }
                 i0 += rows;
             }
@@ -571,16 +577,12 @@ fn dot_product(
         let mut j0 = 0;
         while j0 < n {
             let cols = tile_extent(n - j0, DC);
-            let sums = match (rows, cols) {
-                (DR, DC) => dot_tile::<DR, DC>(a, b, k, i0, j0),
-                (DR, 2) => dot_tile::<DR, 2>(a, b, k, i0, j0),
-                (DR, _) => dot_tile::<DR, 1>(a, b, k, i0, j0),
-                (2, DC) => dot_tile::<2, DC>(a, b, k, i0, j0),
-                (2, 2) => dot_tile::<2, 2>(a, b, k, i0, j0),
-                (2, _) => dot_tile::<2, 1>(a, b, k, i0, j0),
-                (_, DC) => dot_tile::<1, DC>(a, b, k, i0, j0),
-                (_, 2) => dot_tile::<1, 2>(a, b, k, i0, j0),
-                _ => dot_tile::<1, 1>(a, b, k, i0, j0),
+            let sums = if rows == DR {
+                dot_columns::<DR>(cols, a, b, k, i0, j0)
+            } else if rows == 2 {
+                dot_columns::<2>(cols, a, b, k, i0, j0)
+            } else {
+                dot_columns::<1>(cols, a, b, k, i0, j0)
             };
             for (r, row) in sums.chunks_exact(DC).take(rows).enumerate() {
                 let start = (i0 + r) * n + j0;
@@ -595,6 +597,25 @@ fn dot_product(
             j0 += cols;
         }
         i0 += rows;
+    }
+}
+
+/// Dispatches a dot-product tile of `R` rows on its number of columns.
+#[inline(always)]
+fn dot_columns<const R: usize>(
+    cols: usize,
+    a: &[f32],
+    b: &[f32],
+    k: usize,
+    i0: usize,
+    j0: usize,
+) -> [f32; DR * DC] {
+    if cols == DC {
+        dot_tile::<R, DC>(a, b, k, i0, j0)
+    } else if cols == 2 {
+        dot_tile::<R, 2>(a, b, k, i0, j0)
+    } else {
+        dot_tile::<R, 1>(a, b, k, i0, j0)
     }
 }
 
@@ -634,17 +655,26 @@ fn dot_tile<const R: usize, const C: usize>(
             bchunks.map(|s| simd::load_partial(s.1, 0.0)),
         );
     }
-    // Lay the accumulators out as [r·DC + q] and reduce eight at a time.
+    // Lay the accumulators out as [r·DC + q] and reduce LANES of them at a time.
     let mut all = [splat(0.0); DR * DC];
     for (r, accr) in acc.iter().enumerate() {
         all[r * DC..r * DC + C].copy_from_slice(accr);
     }
-    let halves = all.as_chunks::<LANES>().0;
-    let lo = simd::hsum8(halves[0]).to_array();
-    let hi = if R * DC > LANES {
-        simd::hsum8(halves[1]).to_array()
-    } else {
-        [0.0; LANES]
-    };
-    core::array::from_fn(|i| if i < LANES { lo[i] } else { hi[i - LANES] })
+    let mut out = [0.0; DR * DC];
+    let used = (R * DC).div_ceil(LANES);
+    for (o, group) in out
+        .as_chunks_mut::<LANES>()
+        .0
+        .iter_mut()
+        .zip(all.as_chunks::<LANES>().0)
+        .take(used)
+    {
+        *o = simd::hsum_lanes(*group).to_array();
+    }
+    out
 }
+
+const _: () = assert!(
+    (DR * DC).is_multiple_of(LANES),
+    "the dot tile reduces whole groups of LANES sums"
+);

@@ -111,7 +111,12 @@ impl TrainStats {
 /// to `S` words (default [`MAX_SENTENCE`]; small devices choose less) and the scratch of
 /// one prediction. Fixed size, no heap; `ZERO` is a valid `static`.
 #[derive(Debug)]
-pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize, const S: usize = MAX_SENTENCE> {
+pub struct Word2VecTrainer<
+    const V: usize,
+    const D: usize,
+    const TABLE: usize,
+    const S: usize = MAX_SENTENCE,
+> {
     config: Word2VecConfig,
     /// Word ids repeated in proportion to `count^0.75`.
     table: [u16; TABLE],
@@ -127,7 +132,9 @@ pub struct Word2VecTrainer<const V: usize, const D: usize, const TABLE: usize, c
     grad: [f32; V],
 }
 
-impl<const V: usize, const D: usize, const TABLE: usize, const S: usize> Word2VecTrainer<V, D, TABLE, S> {
+impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
+    Word2VecTrainer<V, D, TABLE, S>
+{
     /// An unconfigured trainer (call [`init`](Self::init)).
     pub const ZERO: Self = Word2VecTrainer {
         config: Word2VecConfig {
