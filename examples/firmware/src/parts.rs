@@ -174,8 +174,9 @@ pub fn word2vec() -> bool {
 
 const LM_TEXT: &[u8] = b"the cat sat on the mat. the cat ate the hat. ";
 
-fn char_id(c: u8) -> u16 {
-    // A tiny alphabet: the text's distinct bytes in order of first appearance.
+/// The text's distinct bytes in order of first appearance (at most `V`): a tiny
+/// alphabet whose index is the token id.
+fn alphabet() -> ([u8; V], usize) {
     let mut seen = [0_u8; V];
     let mut n = 0;
     for &b in LM_TEXT {
@@ -184,19 +185,17 @@ fn char_id(c: u8) -> u16 {
             n += 1;
         }
     }
+    (seen, n)
+}
+
+fn char_id(c: u8) -> u16 {
+    let (seen, n) = alphabet();
     seen[..n].iter().position(|&b| b == c).unwrap_or(0) as u16
 }
 
 fn id_char(id: u16) -> char {
-    let mut seen = [0_u8; V];
-    let mut n = 0;
-    for &b in LM_TEXT {
-        if !seen[..n].contains(&b) && n < V {
-            seen[n] = b;
-            n += 1;
-        }
-    }
-    seen.get(usize::from(id)).copied().unwrap_or(b'?') as char
+    let (seen, n) = alphabet();
+    seen[..n].get(usize::from(id)).copied().unwrap_or(b'?') as char
 }
 
 /// Part 3: train the attention LM on windows of a short text, then generate with the
