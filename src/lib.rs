@@ -12,9 +12,9 @@
 //!   [`simd::exp`] is within 1 ulp of the correctly rounded result for every input.
 //! - **Gradients.** Every forward kernel has its backward pass, checked against finite
 //!   differences in the test suite.
-//! - **One implementation.** Each kernel is written once against [`simd::Vector`]
-//!   (`wide::f32x8`): 256-bit AVX on x86-64 (when the build enables it), NEON on
-//!   aarch64, and plain scalar lanes on Cortex-M and RISC-V.
+//! - **One implementation.** Each kernel is written once against [`simd::Vector`]:
+//!   `wide::f32x8` (256-bit AVX on x86-64 when the build enables it, NEON on aarch64),
+//!   `wide::f32x4` scalar lanes on Cortex-M and RISC-V.
 //!
 //! ## Layers
 //!
