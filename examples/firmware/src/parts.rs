@@ -102,22 +102,19 @@ const W2V_TEXT: &str = "the cat eats fish . the dog eats meat . a cat likes milk
     the cow sleeps in the barn . fish is food . meat is food . milk is food . hay is food .";
 
 /// Part 2: vocabulary, skip-gram with negative sampling, nearest neighbours.
-/// Returns whether its checks passed.
+/// Returns whether its checks passed. Out of line, so that its frame is its own.
+#[inline(never)]
 pub fn word2vec() -> bool {
-    // SAFETY: the arena is used by one part at a time; the value written is a valid
-    // W2vParts, and no other reference to the arena is alive.
-    let w = unsafe {
-        let p = core::ptr::addr_of_mut!(ARENA.w2v);
-        core::ptr::write(
-            p,
-            ManuallyDrop::new(W2vParts {
-                builder: VocabBuilder::new(),
-                vocab: Vocab::ZERO,
-                model: Word2Vec::ZERO,
-                trainer: Word2VecTrainer::ZERO,
-            }),
-        );
-        &mut **p
+    // SAFETY: the arena is used by one part at a time and no other reference to it is
+    // alive. Each field is written in place with its const zero value (a memset or a
+    // copy from flash, never a temporary on the stack) before the struct is referenced.
+    let w: &mut W2vParts = unsafe {
+        let p: *mut W2vParts = core::ptr::addr_of_mut!(ARENA.w2v).cast();
+        core::ptr::addr_of_mut!((*p).builder).write(VocabBuilder::new());
+        core::ptr::addr_of_mut!((*p).vocab).write(Vocab::ZERO);
+        core::ptr::addr_of_mut!((*p).model).write(Word2Vec::ZERO);
+        core::ptr::addr_of_mut!((*p).trainer).write(Word2VecTrainer::ZERO);
+        &mut *p
     };
     if w.builder.add_text(W2V_TEXT).is_err() {
         return false;
@@ -199,7 +196,9 @@ fn id_char(id: u16) -> char {
 }
 
 /// Part 3: train the attention LM on windows of a short text, then generate with the
-/// KV cache. Returns whether its checks passed.
+/// KV cache. Returns whether its checks passed. Out of line, so that its frame is its
+/// own.
+#[inline(never)]
 pub fn attention() -> bool {
     // SAFETY: part 2 is finished and holds no reference; zero bytes are a valid value of
     // every field of LmParts (numbers and lengths), which is then set in place.
