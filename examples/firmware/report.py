@@ -71,7 +71,7 @@ def instruction_counts(target):
     plugin = os.path.join(HERE, "target", "qemu-insns", "region_insns.so")
     os.makedirs(os.path.dirname(plugin), exist_ok=True)
     subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", plugin, PLUGIN_SRC], check=True)
-    sh(["cargo", "build", "--release", "--target", target, "--bin", "insns"])
+    sh(["cargo", "build", "--release", "--target", target, "--features", "insns", "--bin", "insns"])
     elf = os.path.join(HERE, "target", target, "release", "insns")
     regions_file = os.path.join(HERE, "target", "qemu-insns", f"{target}.txt")
     cmd = runner(target)
