@@ -5,9 +5,12 @@ use core::fmt;
 /// Everything that can go wrong in `edgegrad`: bad shapes, out-of-range indices,
 /// non-finite inputs and invalid parameters.
 ///
-/// Kernels check their inputs before writing any output, so on error the outputs are
-/// left as they were. Each variant names the argument at fault (`what`) and the
-/// numbers involved.
+/// Kernels check shapes, indices and parameters before writing any output, so on such
+/// an error the outputs are left as they were; single-row kernels also find NaN and
+/// `+inf` before writing. Row-wise and batch kernels find a non-finite value when they
+/// reach its row, after the earlier rows were written (the error's index is the flat
+/// position). Each variant names the argument at fault (`what`) and the numbers
+/// involved.
 ///
 /// ```
 /// use edgegrad::{kernels::softmax, Error};

@@ -192,6 +192,12 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
         });
     }
 
+    /// Whether `word` can be a vocabulary word: non-empty and at most `L` bytes once
+    /// lower-cased.
+    pub fn fits(word: &str) -> bool {
+        !word.is_empty() && normalise::<L>(word).is_some()
+    }
+
     /// Number of ids in use (the kept words plus [`UNK`]).
     pub fn len(&self) -> usize {
         self.len
@@ -240,8 +246,9 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
     }
 
     /// Replaces the vocabulary by `words` (ids `1..=words.len()` in that order, counts
-    /// zero). [`Error::InvalidLength`] if there are more than `V − 1` words or a word is
-    /// longer than `L` bytes; then the vocabulary is unchanged.
+    /// zero), lower-cased like every lookup. [`Error::InvalidLength`] if there are more
+    /// than `V − 1` words, or a word is empty or longer than `L` bytes once lower-cased;
+    /// then the vocabulary is unchanged.
     pub fn set_words<'a>(&mut self, words: impl Iterator<Item = &'a str> + Clone) -> Result<()> {
         let mut n = 0;
         for w in words.clone() {
@@ -254,9 +261,9 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
                     max: V - 1,
                 });
             }
-            if w.len() > L {
+            if !Self::fits(w) {
                 return Err(Error::InvalidLength {
-                    what: "vocabulary word (bytes)",
+                    what: "vocabulary word (bytes, lower-cased)",
                     found: w.len(),
                     min: 1,
                     max: L,
@@ -265,8 +272,8 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
         }
         self.clear();
         for (i, w) in words.enumerate() {
-            self.words[i + 1].clear();
-            let _ = self.words[i + 1].push_str(w);
+            // Cannot fail: checked above.
+            self.words[i + 1] = normalise::<L>(w).unwrap_or_default();
         }
         self.len = n + 1;
         self.reindex();

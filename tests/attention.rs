@@ -364,3 +364,62 @@ fn a_million_parameter_model_boxes_without_touching_the_stack() {
         .unwrap();
     assert!(handle.join().unwrap() != 0.0);
 }
+
+#[test]
+fn sampling_handles_tiny_temperatures_and_refuses_nan_logits() {
+    let mut m = model(10);
+    let mut dec = Box::new(Decoder::ZERO);
+    let mut r = Pcg32::seed_from_u64(4);
+    let logits = *dec.prefill(&m, &[1, 2]).unwrap();
+    let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
+    // dividing by 1e-38 would overflow without the max shift
+    assert_eq!(
+        dec.sample(Sampling::Temperature(1e-38), &mut r).unwrap() as usize,
+        best
+    );
+    m.b_out.as_mut_slice()[3] = f32::NAN;
+    dec.prefill(&m, &[1, 2]).unwrap();
+    assert!(matches!(
+        dec.sample(Sampling::Greedy, &mut r),
+        Err(Error::NonFinite { index: 3, .. })
+    ));
+}
+
+#[test]
+fn invalid_optimizer_settings_change_nothing() {
+    let mut m = model(11);
+    let mut cache = Box::new(Cache::ZERO);
+    let mut grads = Box::new(Lm::ZERO);
+    let mut state = Box::new(AttentionOptState::ZERO);
+    m.forward(&[1, 2, 3], &mut cache).unwrap();
+    m.backward(&mut cache, &mut grads).unwrap();
+    let before = grads.tensors().map(|t| t.to_vec());
+    let params = m.tensors().map(|t| t.to_vec());
+    for optimizer in [
+        Optimizer::Momentum {
+            lr: 0.1,
+            momentum: 1.0,
+        },
+        Optimizer::Sgd { lr: f32::NAN },
+        Optimizer::Adam(Adam {
+            beta1: 1.0,
+            ..Adam::default()
+        }),
+    ] {
+        let cfg = TrainConfig {
+            optimizer,
+            max_grad_norm: Some(1e-6),
+        };
+        assert!(matches!(
+            m.apply_gradients(&mut grads, &mut state, &cfg),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert_eq!(
+            grads.tensors().map(|t| t.to_vec()),
+            before,
+            "gradients were clipped"
+        );
+        assert_eq!(m.tensors().map(|t| t.to_vec()), params);
+        assert_eq!(state.t, 0);
+    }
+}

@@ -305,3 +305,13 @@ fn logistic_loss_is_stable_and_its_gradient_right() {
     assert_eq!(k::logistic_loss(f32::NEG_INFINITY, false).unwrap().0, 0.0);
     assert!(k::logistic_loss(f32::NAN, true).is_err());
 }
+
+#[test]
+fn loss_without_gradient_agrees_with_the_fused_kernel_on_masks() {
+    let mut g = [0.0; 2];
+    for z in [[f32::NEG_INFINITY, 0.0], [f32::NEG_INFINITY; 2]] {
+        let fused = k::cross_entropy(&z, 0, &mut g).unwrap();
+        assert_eq!(k::cross_entropy_loss(&z, 0).unwrap(), fused);
+        assert_eq!(fused, f32::INFINITY);
+    }
+}

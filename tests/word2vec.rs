@@ -390,3 +390,31 @@ fn trainer_rejects_bad_settings_and_ids() {
     ));
     assert!(t.step(&mut m, &[], 1, &[], 0.1).is_err());
 }
+
+#[test]
+fn fixed_edge_cases() {
+    // a bad id is an error, not a panic
+    let w = Box::new(Word2Vec::<4, 2>::ZERO);
+    assert!(matches!(
+        w.most_similar::<2>(7, 4),
+        Err(Error::IndexOutOfRange { index: 7, .. })
+    ));
+    // words read from a file are matched case-insensitively, like every lookup
+    let mut v = Box::new(Vocab::<4, 8>::ZERO);
+    let mut m = Box::new(Word2Vec::<4, 2>::ZERO);
+    m.read_text("2 2\nKing 0.5 1\nqueen 1 0.5\n", &mut v)
+        .unwrap();
+    assert_eq!(v.id("king"), 1);
+    assert_eq!(v.id("KING"), 1);
+    assert_eq!(v.word(1), "king");
+    assert!(v.set_words(["ok", ""].into_iter()).is_err());
+    // sizes that cannot work are refused at init
+    let counts = [0, 1, 1, 1];
+    let ns = Word2VecConfig::default();
+    let mut no_table = Box::new(Word2VecTrainer::<4, 2, 0>::ZERO);
+    assert!(no_table.init(ns, &counts, 10).is_err());
+    let mut no_buffer = Box::new(Word2VecTrainer::<4, 2, 16, 0>::ZERO);
+    assert!(no_buffer.init(ns, &counts, 10).is_err());
+    let mut r = Pcg32::seed_from_u64(1);
+    assert!(no_buffer.train_sentence(&mut m, &[1, 2], &mut r).is_err());
+}

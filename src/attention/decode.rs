@@ -181,6 +181,17 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Chooses a token from the current logits.
     pub fn sample<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16> {
         let logits = self.logits.row(0);
+        let max = k::max(logits);
+        if max.is_nan() || max == f32::INFINITY {
+            let index = logits
+                .iter()
+                .position(|l| l.is_nan() || *l == f32::INFINITY)
+                .unwrap_or(0);
+            return Err(Error::NonFinite {
+                what: "decoder logits",
+                index,
+            });
+        }
         let (temperature, top_k) = match sampling {
             Sampling::Greedy => {
                 let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
@@ -202,8 +213,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             });
         }
         let probs = self.probs.row_mut(0);
+        // Shift by the maximum before dividing, so that a tiny temperature cannot
+        // overflow: the best token gets 0, the others ≤ 0 (possibly -inf).
         for (p, &l) in probs.iter_mut().zip(logits) {
-            *p = l / temperature;
+            *p = (l - max) / temperature;
         }
         if top_k < V {
             let sorted = self.sorted.row_mut(0);

@@ -26,6 +26,31 @@ pub enum Optimizer {
     Adam(Adam),
 }
 
+impl Optimizer {
+    /// Checks the hyper-parameters: a finite learning rate, `0 ≤ momentum < 1`, and
+    /// Adam's own conditions.
+    pub fn validate(&self) -> Result<()> {
+        let (lr, momentum) = match *self {
+            Optimizer::Sgd { lr } => (lr, 0.0),
+            Optimizer::Momentum { lr, momentum } => (lr, momentum),
+            Optimizer::Adam(adam) => return adam.validate(),
+        };
+        if !lr.is_finite() {
+            return Err(Error::InvalidParameter {
+                what: "optimizer lr",
+                expected: "a finite learning rate",
+            });
+        }
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::InvalidParameter {
+                what: "optimizer momentum",
+                expected: "0 <= momentum < 1",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Settings of [`AttentionLm::train_step`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -274,14 +299,16 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     }
 
     /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates the parameters with
-    /// `cfg.optimizer`. Returns the gradient norm before clipping. A non-finite gradient
-    /// is [`Error::NonFinite`] and leaves parameters, gradients and state unchanged.
+    /// `cfg.optimizer`. Returns the gradient norm before clipping. Invalid settings
+    /// ([`Error::InvalidParameter`]) and a non-finite gradient ([`Error::NonFinite`]) are
+    /// found before anything changes: parameters, gradients and state stay as they were.
     pub fn apply_gradients(
         &mut self,
         grads: &mut AttentionGrads<V, T, D, DK>,
         state: &mut AttentionOptState<V, T, D, DK>,
         cfg: &TrainConfig,
     ) -> Result<f32> {
+        cfg.optimizer.validate()?;
         let norm = match cfg.max_grad_norm {
             Some(max) => k::clip_grad_norm(&mut grads.tensors_mut(), max)?,
             None => {

@@ -56,7 +56,13 @@ pub fn cross_entropy(z: &[f32], target: usize, grad: &mut [f32]) -> Result<f32> 
 /// ```
 pub fn cross_entropy_loss(z: &[f32], target: usize) -> Result<f32> {
     check_index("cross_entropy target", target, z.len())?;
-    Ok(logsumexp(z)? - z[target])
+    let lse = logsumexp(z)?;
+    // A masked target (or a fully masked row) has probability 0: infinite loss, as in
+    // the fused `cross_entropy`, never `-inf - (-inf)`.
+    if z[target] == f32::NEG_INFINITY {
+        return Ok(f32::INFINITY);
+    }
+    Ok(lse - z[target])
 }
 
 /// Mean cross-entropy over a batch: row `i` of `logits` (`N × C`) against class

@@ -100,7 +100,8 @@ impl Adam {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the hyper-parameters (what [`step`](Self::step) does first).
+    pub fn validate(&self) -> Result<()> {
         let bad = |what, expected| Err(Error::InvalidParameter { what, expected });
         if !(0.0..1.0).contains(&self.beta1) {
             return bad("adam beta1", "0 <= beta1 < 1");
@@ -183,8 +184,10 @@ impl Adam {
 /// clipping.
 ///
 /// The remedy for exploding gradients. A NaN or infinite gradient is
-/// [`Error::NonFinite`] (with `what` naming the clipping and `index` the slice) and
-/// leaves the gradients unchanged, so a diverging step can be skipped.
+/// [`Error::NonFinite`] (with `what` naming the clipping and `index` the first such
+/// slice) and leaves the gradients unchanged, so a diverging step can be skipped. A
+/// global norm too large for `f32` (above about 3.4·10³⁸, from finite elements) is
+/// reported the same way, with `index` 0.
 ///
 /// ```
 /// let (mut a, mut b) = ([3.0_f32], [4.0_f32]);

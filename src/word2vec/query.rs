@@ -49,9 +49,9 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
     /// # Ok::<(), edgegrad::Error>(())
     /// ```
     pub fn most_similar<const K: usize>(&self, id: u16, len: usize) -> Result<Vec<(u16, f32), K>> {
+        let q = self.vector(id)?;
+        let nq = k::norm(q);
         self.rank::<K>(len, &[id], |x, nx| {
-            let q = self.input.row(usize::from(id));
-            let nq = k::norm(q);
             if nx == 0.0 || nq == 0.0 {
                 0.0
             } else {

@@ -47,7 +47,8 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
     }
 
     /// Reads embeddings in the word2vec text format: the file's words become the
-    /// vocabulary (ids `1..=count` in file order) and their vectors the input vectors;
+    /// vocabulary (ids `1..=count` in file order, lower-cased like every lookup) and
+    /// their vectors the input vectors;
     /// other rows and the output vectors are set to zero.
     ///
     /// Everything is checked before anything is written: a malformed header, a count
@@ -85,8 +86,11 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
         for (no, line) in body() {
             let mut fields = line.split_whitespace();
             let word = fields.next().ok_or(parse_error(no, "empty line"))?;
-            if word.len() > L {
-                return Err(parse_error(no, "word longer than the vocabulary's L bytes"));
+            if !Vocab::<V, L>::fits(word) {
+                return Err(parse_error(
+                    no,
+                    "word longer than the vocabulary's L bytes (lower-cased)",
+                ));
             }
             for _ in 0..D {
                 let f = fields

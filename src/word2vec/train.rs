@@ -168,6 +168,18 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         counts: &[u64],
         expected_words: u64,
     ) -> Result<()> {
+        if S == 0 {
+            return Err(Error::InvalidParameter {
+                what: "word2vec trainer S",
+                expected: "a sentence buffer of at least one word",
+            });
+        }
+        if TABLE == 0 && matches!(config.objective, Objective::NegativeSampling(_)) {
+            return Err(Error::InvalidParameter {
+                what: "word2vec trainer TABLE",
+                expected: "a noise table of at least one entry",
+            });
+        }
         if counts.len() > V {
             return Err(Error::LengthMismatch {
                 what: "word2vec counts (at most V)",
@@ -268,7 +280,13 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
             check_index("word id", usize::from(w), V)?;
         }
         let mut stats = TrainStats::default();
-        for piece in sentence.chunks(S.max(1)) {
+        if S == 0 {
+            return Err(Error::InvalidParameter {
+                what: "word2vec trainer S",
+                expected: "a sentence buffer of at least one word",
+            });
+        }
+        for piece in sentence.chunks(S) {
             self.train_piece(model, piece, rng, &mut stats)?;
         }
         stats.lr = self.learning_rate();
