@@ -153,3 +153,20 @@ pub(crate) fn check_index(what: &'static str, index: usize, len: usize) -> Resul
         Err(Error::IndexOutOfRange { what, index, len })
     }
 }
+
+/// Checks that two matrices have the same shape.
+pub(crate) fn check_same_shape(
+    what: &'static str,
+    expected: (usize, usize),
+    found: (usize, usize),
+) -> Result<()> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            what,
+            expected,
+            found,
+        })
+    }
+}

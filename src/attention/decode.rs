@@ -3,6 +3,7 @@
 use rand_core::RngCore;
 
 use crate::error::{Error, Result, check_index};
+use crate::kernels::softmax::checked_max;
 use crate::kernels::{self as k, Accum};
 use crate::tensor::Matrix;
 
@@ -181,17 +182,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Chooses a token from the current logits.
     pub fn sample<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16> {
         let logits = self.logits.row(0);
-        let max = k::max(logits);
-        if max.is_nan() || max == f32::INFINITY {
-            let index = logits
-                .iter()
-                .position(|l| l.is_nan() || *l == f32::INFINITY)
-                .unwrap_or(0);
-            return Err(Error::NonFinite {
-                what: "decoder logits",
-                index,
-            });
-        }
+        let max = checked_max("decoder logits", logits)?;
         let (temperature, top_k) = match sampling {
             Sampling::Greedy => {
                 let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });

@@ -1,9 +1,9 @@
 //! Losses: cross-entropy from logits (single, batch mean, soft targets), cross-entropy
 //! between two distributions, and the binary logistic loss — each with its gradient.
 
-use crate::error::{Error, Result, check_index, check_len};
+use crate::error::{Error, Result, check_index, check_len, check_same_shape};
 use crate::kernels::reduce::sum;
-use crate::kernels::softmax::{check_same_shape, checked_max, exp_shifted, in_row, logsumexp};
+use crate::kernels::softmax::{checked_max, exp_shifted, in_row, logsumexp};
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, splat};
 

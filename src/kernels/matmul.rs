@@ -29,9 +29,8 @@
 //! x86-64 and aarch64, `2 × 8` on microcontrollers.
 //! [`matvec`] is one [`dot`] per row.
 
-use crate::error::{Error, Result, check_len};
+use crate::error::{Error, Result, check_len, check_same_shape};
 use crate::kernels::reduce::dot;
-use crate::kernels::softmax::check_same_shape;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, LANES, Vector, splat};
 

@@ -12,7 +12,7 @@
 //! Each forward pass reads its input twice and writes the output once or twice:
 //! a checked maximum, then `exp(x − max)` stored and summed in one sweep, then a scale.
 
-use crate::error::{Error, Result, check_len};
+use crate::error::{Error, Result, check_len, check_same_shape};
 use crate::kernels::reduce::{dot, max, sum};
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, splat};
@@ -173,23 +173,6 @@ pub fn log_softmax_backward(logp: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<
         [simd::exp(lp).mul_neg_add(s, dy)]
     });
     Ok(())
-}
-
-/// Checks that two matrices have the same shape.
-pub(crate) fn check_same_shape(
-    what: &'static str,
-    expected: (usize, usize),
-    found: (usize, usize),
-) -> Result<()> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            what,
-            expected,
-            found,
-        })
-    }
 }
 
 /// Re-bases a row's [`Error::NonFinite`] index to the flat matrix index.
