@@ -43,11 +43,11 @@ fn bench_size<const V: usize, const T: usize, const D: usize, const DK: usize>(c
     });
     // One generation step at the middle of the context, from the same prefix each time.
     g.throughput(Throughput::Elements(1));
-    dec.prefill(&model, &tokens[..T / 2]).unwrap();
+    dec.prefill(model.weights(), &tokens[..T / 2]).unwrap();
     g.bench_function(format!("generate_token/{label}"), |b| {
         b.iter(|| {
             dec.truncate(T / 2);
-            dec.step(&model, black_box(tokens[T / 2])).unwrap()[0]
+            dec.step(model.weights(), black_box(tokens[T / 2])).unwrap()[0]
         })
     });
     g.finish();

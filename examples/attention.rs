@@ -120,7 +120,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let prompt_ids: Vec<u16> = prompt.chars().map(|c| charset.encode(c)).collect();
         let mut out = [0_u16; T];
         let n = decoder.generate(
-            &model,
+            model.weights(),
             &prompt_ids,
             &mut out[..T - prompt_ids.len()],
             Sampling::TopK {

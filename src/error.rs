@@ -82,6 +82,256 @@ pub enum Error {
         /// What a valid value looks like.
         expected: &'static str,
     },
+    /// A safetensors file that does not hold what the model needs: the tensor at fault
+    /// (`None` for a problem of the file as a whole) and what is wrong with it.
+    Safetensors {
+        /// The model's name of the tensor at fault, if the problem is one tensor's.
+        tensor: Option<&'static str>,
+        /// What is wrong.
+        problem: FormatProblem,
+    },
+}
+
+/// What is wrong with a safetensors file (the detail of [`Error::Safetensors`]).
+///
+/// A safetensors file is an 8-byte little-endian header length `n`, `n` bytes of JSON
+/// header mapping tensor names to `{"dtype", "shape", "data_offsets": [begin, end]}`
+/// (offsets relative to the data that follows the header), then the tensors' bytes.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatProblem {
+    /// The file is shorter than its 8-byte header length field.
+    TooShort {
+        /// The file's length in bytes.
+        len: usize,
+    },
+    /// The header length field is larger than the limit this reader accepts.
+    HeaderTooLong {
+        /// The header length the file gives.
+        header_len: u64,
+        /// The largest accepted header length.
+        max: usize,
+    },
+    /// The header length field points past the end of the file.
+    HeaderPastEnd {
+        /// The header length the file gives.
+        header_len: u64,
+        /// The file's length in bytes.
+        file_len: usize,
+    },
+    /// The header is not valid JSON (or not UTF-8); `reason` says what the parser met.
+    Json {
+        /// The parser's complaint.
+        reason: &'static str,
+    },
+    /// The header is JSON but not a safetensors header (an entry is not an object with
+    /// exactly `dtype`, `shape` and `data_offsets`, or `__metadata__` is not a map of
+    /// strings).
+    Schema {
+        /// What is out of place.
+        reason: &'static str,
+    },
+    /// A tensor this model does not have; `index` is the entry's position in the
+    /// header, from 0 (`__metadata__` included).
+    UnknownTensor {
+        /// Position of the entry in the header.
+        index: usize,
+    },
+    /// The tensor appears twice in the header.
+    DuplicateTensor,
+    /// The model's tensor is not in the file.
+    MissingTensor,
+    /// The tensor's dtype is not `F32`.
+    WrongDtype {
+        /// The dtype the file gives (`"unknown"` for a name safetensors does not define).
+        found: &'static str,
+    },
+    /// The tensor's shape is not the model's.
+    WrongShape {
+        /// The model's shape.
+        expected: Shape,
+        /// The file's shape.
+        found: Shape,
+    },
+    /// The tensor's byte range does not lie inside the data section (or ends before it
+    /// begins).
+    OffsetsOutOfRange {
+        /// First byte, relative to the data section.
+        begin: u64,
+        /// One past the last byte.
+        end: u64,
+        /// Length of the data section.
+        data_len: usize,
+    },
+    /// The tensor's byte range is not `4 ×` its number of elements long.
+    WrongByteLength {
+        /// `4 ×` the number of elements.
+        expected: u64,
+        /// `end − begin`.
+        found: u64,
+    },
+    /// The tensor's bytes overlap those of another tensor.
+    Overlap {
+        /// The other tensor.
+        with: &'static str,
+    },
+    /// Bytes of the data section that belong to no tensor (a hole, or trailing
+    /// garbage), relative to the data section.
+    UnusedData {
+        /// First unused byte.
+        begin: usize,
+        /// One past the last unused byte.
+        end: usize,
+    },
+    /// The tensor's bytes are not 4-byte aligned in memory, so they cannot be read in
+    /// place as `f32` (place the file at an aligned address, e.g. with
+    /// [`include_safetensors!`](crate::include_safetensors)).
+    Misaligned {
+        /// Address of the tensor's first byte modulo 4.
+        offset: usize,
+    },
+}
+
+/// A tensor shape as a safetensors header gives it: up to [`Shape::MAX_RANK`]
+/// dimensions are kept (the rank is always exact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    rank: usize,
+    dims: [u64; Shape::MAX_RANK],
+}
+
+impl Shape {
+    /// Dimensions kept.
+    pub const MAX_RANK: usize = 4;
+
+    /// The empty shape (rank 0), to be extended with [`push`](Self::push).
+    pub const EMPTY: Shape = Shape {
+        rank: 0,
+        dims: [0; Shape::MAX_RANK],
+    };
+
+    /// A shape from its dimensions (those past [`MAX_RANK`](Self::MAX_RANK) count
+    /// towards the rank only).
+    ///
+    /// ```
+    /// use edgegrad::Shape;
+    /// let s = Shape::new(&[64, 32]);
+    /// assert_eq!((s.rank(), s.dims()), (2, &[64_u64, 32][..]));
+    /// assert_eq!(s.to_string(), "[64, 32]");
+    /// ```
+    pub const fn new(dims: &[u64]) -> Shape {
+        let mut s = Shape::EMPTY;
+        let mut i = 0;
+        while i < dims.len() {
+            s = s.push(dims[i]);
+            i += 1;
+        }
+        s
+    }
+
+    /// This shape with one more trailing dimension.
+    pub const fn push(mut self, dim: u64) -> Shape {
+        if self.rank < Shape::MAX_RANK {
+            self.dims[self.rank] = dim;
+        }
+        self.rank += 1;
+        self
+    }
+
+    /// Dimension `i` (`i < min(rank, MAX_RANK)`).
+    pub(crate) const fn dim(&self, i: usize) -> u64 {
+        self.dims[i]
+    }
+
+    /// Number of dimensions.
+    pub const fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The dimensions kept (all of them if `rank ≤ MAX_RANK`).
+    pub fn dims(&self) -> &[u64] {
+        &self.dims[..self.rank.min(Shape::MAX_RANK)]
+    }
+
+    /// Number of elements (the product of the dimensions; `None` on overflow or if
+    /// dimensions were dropped).
+    pub fn elements(&self) -> Option<u64> {
+        if self.rank > Shape::MAX_RANK {
+            return None;
+        }
+        self.dims().iter().try_fold(1_u64, |n, &d| n.checked_mul(d))
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.dims().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        if self.rank > Shape::MAX_RANK {
+            write!(f, ", … ({} dimensions)", self.rank)?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl fmt::Display for FormatProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FormatProblem::TooShort { len } => {
+                write!(f, "file of {len} bytes has no 8-byte header length")
+            }
+            FormatProblem::HeaderTooLong { header_len, max } => {
+                write!(
+                    f,
+                    "header length {header_len} exceeds the limit of {max} bytes"
+                )
+            }
+            FormatProblem::HeaderPastEnd {
+                header_len,
+                file_len,
+            } => write!(
+                f,
+                "header length {header_len} runs past the end of the {file_len}-byte file"
+            ),
+            FormatProblem::Json { reason } => write!(f, "header is not valid JSON: {reason}"),
+            FormatProblem::Schema { reason } => {
+                write!(f, "header is not a safetensors header: {reason}")
+            }
+            FormatProblem::UnknownTensor { index } => {
+                write!(f, "header entry {index} is not a tensor of this model")
+            }
+            FormatProblem::DuplicateTensor => f.write_str("appears twice in the header"),
+            FormatProblem::MissingTensor => f.write_str("missing from the file"),
+            FormatProblem::WrongDtype { found } => write!(f, "dtype {found}, expected F32"),
+            FormatProblem::WrongShape { expected, found } => {
+                write!(f, "shape {found}, expected {expected}")
+            }
+            FormatProblem::OffsetsOutOfRange {
+                begin,
+                end,
+                data_len,
+            } => write!(
+                f,
+                "data offsets [{begin}, {end}] outside the {data_len}-byte data section"
+            ),
+            FormatProblem::WrongByteLength { expected, found } => {
+                write!(f, "{found} bytes of data, expected {expected}")
+            }
+            FormatProblem::Overlap { with } => write!(f, "data overlaps tensor `{with}`"),
+            FormatProblem::UnusedData { begin, end } => {
+                write!(f, "data bytes {begin}..{end} belong to no tensor")
+            }
+            FormatProblem::Misaligned { offset } => write!(
+                f,
+                "data at address ≡ {offset} (mod 4), not aligned for f32 (use include_safetensors!)"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -121,6 +371,14 @@ impl fmt::Display for Error {
             Error::InvalidParameter { what, expected } => {
                 write!(f, "{what}: invalid value, expected {expected}")
             }
+            Error::Safetensors {
+                tensor: Some(name),
+                problem,
+            } => write!(f, "safetensors tensor `{name}`: {problem}"),
+            Error::Safetensors {
+                tensor: None,
+                problem,
+            } => write!(f, "safetensors file: {problem}"),
         }
     }
 }

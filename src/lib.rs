@@ -24,7 +24,7 @@
 //! | kernels | [`kernels`] | reductions, softmax family, losses, matmul family, element-wise ops, optimisers |
 //! | fixed-size tensors | [`tensor`] | `Matrix<R, C>`, shapes in types, zero-cost views for the kernels |
 //! | models | [`attention`], [`word2vec`] | a causal attention language model; word2vec (skip-gram, CBOW) |
-//! | support | [`vocab`] | tokenizer and fixed-capacity vocabulary |
+//! | support | [`vocab`], [`safetensors`] | tokenizer and fixed-capacity vocabulary; weights in the safetensors format |
 //!
 //! ## Example: one step of softmax regression
 //!
@@ -57,12 +57,13 @@ pub mod attention;
 mod error;
 pub mod kernels;
 mod random;
+pub mod safetensors;
 pub mod simd;
 pub mod tensor;
 pub mod vocab;
 pub mod word2vec;
 
-pub use error::{Error, Result};
+pub use error::{Error, FormatProblem, Result, Shape};
 
 /// The README's code examples, compiled and run as doctests.
 #[cfg(doctest)]

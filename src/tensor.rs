@@ -50,7 +50,7 @@ impl<const R: usize, const C: usize> Matrix<R, C> {
     /// The whole matrix as a kernel view.
     #[inline]
     pub fn view(&self) -> MatRef<'_> {
-        MatRef::from_rows(self.as_slice(), R, C)
+        view_of(&self.0)
     }
 
     /// The whole matrix as a mutable kernel view.
@@ -100,6 +100,13 @@ impl<const R: usize, const C: usize> Matrix<R, C> {
     pub fn copy_from(&mut self, other: &Self) {
         self.as_mut_slice().copy_from_slice(other.as_slice());
     }
+}
+
+/// A kernel view of a row-major array (the storage of a [`Matrix`], or weights borrowed
+/// from elsewhere).
+#[inline]
+pub(crate) fn view_of<const R: usize, const C: usize>(rows: &[[f32; C]; R]) -> MatRef<'_> {
+    MatRef::from_rows(rows.as_flattened(), R, C)
 }
 
 fn check_rows(rows: usize, max: usize) -> Result<()> {

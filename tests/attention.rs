@@ -134,7 +134,7 @@ fn kv_cache_decoding_equals_full_forward_for_every_prefix() {
     let mut dec = Box::new(Decoder::ZERO);
     m.forward_logits(&x, &mut cache).unwrap();
     for (i, &t) in x.iter().enumerate() {
-        let step = *dec.step(&m, t).unwrap();
+        let step = *dec.step(m.weights(), t).unwrap();
         common::assert_close(
             &step,
             &common::to64(cache.logits(i).unwrap()),
@@ -144,11 +144,14 @@ fn kv_cache_decoding_equals_full_forward_for_every_prefix() {
         );
         // a fresh prefill of the prefix agrees as well
         let mut fresh = Box::new(Decoder::ZERO);
-        let pre = *fresh.prefill(&m, &x[..=i]).unwrap();
+        let pre = *fresh.prefill(m.weights(), &x[..=i]).unwrap();
         assert_eq!(pre, step);
     }
     assert_eq!(dec.len(), T);
-    assert!(matches!(dec.step(&m, 0), Err(Error::InvalidLength { .. })));
+    assert!(matches!(
+        dec.step(m.weights(), 0),
+        Err(Error::InvalidLength { .. })
+    ));
 }
 
 #[test]
@@ -188,9 +191,9 @@ fn input_errors_are_reported() {
         "no loss to differentiate"
     );
     let mut dec = Box::new(Decoder::ZERO);
-    assert!(dec.prefill(&m, &[]).is_err());
-    assert!(dec.step(&m, V as u16).is_err());
-    dec.prefill(&m, &[1, 2]).unwrap();
+    assert!(dec.prefill(m.weights(), &[]).is_err());
+    assert!(dec.step(m.weights(), V as u16).is_err());
+    dec.prefill(m.weights(), &[1, 2]).unwrap();
     let mut r = Pcg32::seed_from_u64(0);
     assert!(dec.sample(Sampling::Temperature(0.0), &mut r).is_err());
     assert!(
@@ -244,7 +247,7 @@ fn overfits_a_tiny_sequence_and_regenerates_it() {
     let mut out = [0_u16; T - 1];
     let n = dec
         .generate(
-            &m,
+            m.weights(),
             &text[..1],
             &mut out,
             Sampling::Greedy,
@@ -315,7 +318,7 @@ fn clipping_bounds_the_global_norm_of_a_step() {
 fn sampling_respects_top_k_and_temperature() {
     let m = model(9);
     let mut dec = Box::new(Decoder::ZERO);
-    let logits = *dec.prefill(&m, &[2, 3]).unwrap();
+    let logits = *dec.prefill(m.weights(), &[2, 3]).unwrap();
     let mut order: Vec<usize> = (0..V).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
     let mut r = Pcg32::seed_from_u64(11);
@@ -370,7 +373,7 @@ fn sampling_handles_tiny_temperatures_and_refuses_nan_logits() {
     let mut m = model(10);
     let mut dec = Box::new(Decoder::ZERO);
     let mut r = Pcg32::seed_from_u64(4);
-    let logits = *dec.prefill(&m, &[1, 2]).unwrap();
+    let logits = *dec.prefill(m.weights(), &[1, 2]).unwrap();
     let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
     // dividing by 1e-38 would overflow without the max shift
     assert_eq!(
@@ -378,7 +381,7 @@ fn sampling_handles_tiny_temperatures_and_refuses_nan_logits() {
         best
     );
     m.b_out.as_mut_slice()[3] = f32::NAN;
-    dec.prefill(&m, &[1, 2]).unwrap();
+    dec.prefill(m.weights(), &[1, 2]).unwrap();
     assert!(matches!(
         dec.sample(Sampling::Greedy, &mut r),
         Err(Error::NonFinite { index: 3, .. })

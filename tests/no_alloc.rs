@@ -216,8 +216,8 @@ fn attention_model_trains_and_generates_without_allocating() {
         .train_step(&tokens, &mut cache, &mut grads, &mut state, &cfg)
         .unwrap();
     model.forward_logits(&tokens[..3], &mut cache).unwrap();
-    dec.prefill(&model, &tokens[..4]).unwrap();
-    dec.step(&model, 2).unwrap();
+    dec.prefill(model.weights(), &tokens[..4]).unwrap();
+    dec.step(model.weights(), 2).unwrap();
     dec.sample(
         Sampling::TopK {
             k: 4,
@@ -227,7 +227,7 @@ fn attention_model_trains_and_generates_without_allocating() {
     )
     .unwrap();
     dec.generate(
-        &model,
+        model.weights(),
         &tokens[..2],
         &mut out,
         Sampling::Temperature(1.0),

@@ -5,9 +5,10 @@ use rand_core::RngCore;
 use crate::error::{Error, Result, check_index};
 use crate::kernels::softmax::checked_max;
 use crate::kernels::{self as k, Accum};
-use crate::tensor::Matrix;
+use crate::tensor::{Matrix, view_of};
 
 use super::model::AttentionLm;
+use super::weights::AttentionWeights;
 use crate::random::uniform01;
 
 /// How the next token is chosen from the logits.
@@ -29,6 +30,9 @@ pub enum Sampling {
 
 /// Generation state for an [`AttentionLm<V, T, D, DK>`](AttentionLm): the keys and
 /// values of every position so far (the KV cache) and one position's activations.
+///
+/// The model is anything that converts into [`AttentionWeights`]: `&AttentionLm`, or
+/// weights borrowed in place from a safetensors file.
 ///
 /// Each [`step`](Self::step) costs `O(t·DK + D·(DK + V))` for the `t`-th token instead
 /// of a full forward pass over the prefix, and gives the same logits as
@@ -112,7 +116,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
 
     /// Appends `token` at the next position and returns the logits for the position
     /// after it. [`Error::InvalidLength`] once `T` positions are used.
-    pub fn step(&mut self, model: &AttentionLm<V, T, D, DK>, token: u16) -> Result<&[f32; V]> {
+    pub fn step<'m>(
+        &mut self,
+        model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
+        token: u16,
+    ) -> Result<&[f32; V]> {
+        let model = model.into();
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
         if t >= T {
@@ -124,17 +133,18 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             });
         }
         let h0 = self.h0.row_mut(0);
-        k::add(
-            model.tok_emb.row(usize::from(token)),
-            model.pos_emb.row(t),
-            h0,
-        )?;
+        k::add(&model.tok_emb[usize::from(token)], &model.pos_emb[t], h0)?;
         let h0 = self.h0.row(0);
-        k::vecmat(h0, model.w_q.view(), self.q.row_mut(0), Accum::Overwrite)?;
-        k::vecmat(h0, model.w_k.view(), self.keys.row_mut(t), Accum::Overwrite)?;
+        k::vecmat(h0, view_of(model.w_q), self.q.row_mut(0), Accum::Overwrite)?;
         k::vecmat(
             h0,
-            model.w_v.view(),
+            view_of(model.w_k),
+            self.keys.row_mut(t),
+            Accum::Overwrite,
+        )?;
+        k::vecmat(
+            h0,
+            view_of(model.w_v),
             self.values.row_mut(t),
             Accum::Overwrite,
         )?;
@@ -156,21 +166,27 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         )?;
         let h1 = self.h1.row_mut(0);
         h1.copy_from_slice(h0);
-        k::vecmat(self.ctx.row(0), model.w_o.view(), h1, Accum::Add)?;
+        k::vecmat(self.ctx.row(0), view_of(model.w_o), h1, Accum::Add)?;
         let logits = self.logits.row_mut(0);
-        k::vecmat(self.h1.row(0), model.w_out.view(), logits, Accum::Overwrite)?;
-        k::add_assign(logits, model.b_out.row(0))?;
+        k::vecmat(
+            self.h1.row(0),
+            view_of(model.w_out),
+            logits,
+            Accum::Overwrite,
+        )?;
+        k::add_assign(logits, model.b_out)?;
         self.len = t + 1;
         Ok(self.logits.row(0))
     }
 
     /// Starts over with `prompt` (`1 ≤ len ≤ T`) and returns the logits after its last
     /// token.
-    pub fn prefill(
+    pub fn prefill<'m>(
         &mut self,
-        model: &AttentionLm<V, T, D, DK>,
+        model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
         prompt: &[u16],
     ) -> Result<&[f32; V]> {
+        let model = model.into();
         AttentionLm::<V, T, D, DK>::check_tokens(prompt, 1)?;
         self.reset();
         for &t in prompt {
@@ -238,14 +254,15 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding
     /// each back in. Stops early when the `T` positions are used up; returns how many
     /// tokens were written.
-    pub fn generate<R: RngCore + ?Sized>(
+    pub fn generate<'m, R: RngCore + ?Sized>(
         &mut self,
-        model: &AttentionLm<V, T, D, DK>,
+        model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
         prompt: &[u16],
         out: &mut [u16],
         sampling: Sampling,
         rng: &mut R,
     ) -> Result<usize> {
+        let model = model.into();
         self.prefill(model, prompt)?;
         for (n, slot) in out.iter_mut().enumerate() {
             let token = self.sample(sampling, rng)?;

@@ -1,7 +1,9 @@
 //! A causal single-head attention language model that trains and generates without a
 //! heap: [`AttentionLm`] (parameters), [`AttentionGrads`] (same shapes),
 //! [`AttentionCache`] (activations), [`AttentionOptState`] (optimiser moments) and
-//! [`Decoder`] (KV cache for generation).
+//! [`Decoder`] (KV cache for generation); [`AttentionWeights`] borrows the parameters,
+//! for inference on weights that stay where they are (in flash, from a safetensors
+//! file: see [`crate::safetensors`]).
 //!
 //! Every step of the forward and backward passes is a call to a kernel of
 //! [`crate::kernels`]; the model adds only the bookkeeping of which rows go where.
@@ -13,10 +15,13 @@
 
 mod cache;
 mod decode;
+mod forward;
 mod model;
 mod train;
+mod weights;
 
 pub use cache::AttentionCache;
 pub use decode::{Decoder, Sampling};
 pub use model::{AttentionGrads, AttentionLm};
 pub use train::{AttentionOptState, Optimizer, StepStats, TrainConfig};
+pub use weights::AttentionWeights;

@@ -1,10 +1,11 @@
-//! Forward and backward passes, gradient application and the training step, each a
-//! composition of the kernels.
+//! The backward pass, gradient application and the training step, each a composition
+//! of the kernels.
 
 use crate::error::{Error, Result};
-use crate::kernels::{self as k, Accum, Adam, MatMut, MatRef, Trans};
+use crate::kernels::{self as k, Accum, Adam, MatMut, MatRef};
 
 use super::cache::AttentionCache;
+use super::forward::score_scale;
 use super::model::{AttentionGrads, AttentionLm};
 
 /// How parameters are updated from gradients.
@@ -104,104 +105,6 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
 }
 
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionLm<V, T, D, DK> {
-    /// `1/√DK`, the attention score scale.
-    fn score_scale() -> f32 {
-        1.0 / libm::sqrtf(DK as f32)
-    }
-
-    /// Forward pass computing the logits of every position of `tokens`
-    /// (`1 ≤ len ≤ T`, ids `< V`) into `cache`; read them with
-    /// [`AttentionCache::logits`]. No loss is computed.
-    pub fn forward_logits(
-        &self,
-        tokens: &[u16],
-        cache: &mut AttentionCache<V, T, D, DK>,
-    ) -> Result<()> {
-        Self::check_tokens(tokens, 1)?;
-        self.run_forward(tokens, cache)
-    }
-
-    /// Forward pass with the loss: the mean next-token cross-entropy over positions
-    /// `0..len-1` (`2 ≤ len ≤ T`). Also leaves in `cache` the fused gradient of the loss
-    /// with respect to the logits, for [`backward`](Self::backward).
-    ///
-    /// ```
-    /// use edgegrad::attention::{AttentionCache, AttentionLm};
-    /// use rand_core::SeedableRng;
-    /// type Lm = AttentionLm<8, 6, 8, 4>;
-    /// let mut model = Lm::ZERO;
-    /// model.init(&mut rand_pcg::Pcg32::seed_from_u64(7));
-    /// let mut cache = AttentionCache::ZERO;
-    /// let loss = model.forward(&[1, 2, 3, 4], &mut cache)?;
-    /// assert!(loss > 0.0);
-    /// assert!(model.forward(&[1], &mut cache).is_err()); // nothing to predict
-    /// assert!(model.forward(&[1, 8], &mut cache).is_err()); // token out of range
-    /// # Ok::<(), edgegrad::Error>(())
-    /// ```
-    pub fn forward(&self, tokens: &[u16], cache: &mut AttentionCache<V, T, D, DK>) -> Result<f32> {
-        Self::check_tokens(tokens, 2)?;
-        self.run_forward(tokens, cache)?;
-        let n = tokens.len() - 1;
-        let loss = k::cross_entropy_batch(
-            cache.logits.top(n)?,
-            &tokens[1..],
-            None,
-            cache.dlogits.top_mut(n)?,
-        )?;
-        cache.loss = loss;
-        Ok(loss)
-    }
-
-    fn run_forward(&self, tokens: &[u16], c: &mut AttentionCache<V, T, D, DK>) -> Result<()> {
-        let l = tokens.len();
-        c.len = l;
-        c.loss = f32::NAN;
-        c.tokens[..l].copy_from_slice(tokens);
-        for (i, &t) in tokens.iter().enumerate() {
-            k::add(
-                self.tok_emb.row(usize::from(t)),
-                self.pos_emb.row(i),
-                c.h0.row_mut(i),
-            )?;
-        }
-        let h0 = c.h0.top(l)?;
-        k::matmul(h0, self.w_q.view(), c.q.top_mut(l)?, Accum::Overwrite)?;
-        k::matmul(h0, self.w_k.view(), c.k.top_mut(l)?, Accum::Overwrite)?;
-        k::matmul(h0, self.w_v.view(), c.v.top_mut(l)?, Accum::Overwrite)?;
-        // s = q·kᵀ/√DK, then a causal softmax: row i over positions 0..=i only.
-        let p = &mut c.p.as_mut_slice()[..l * l];
-        k::gemm(
-            Self::score_scale(),
-            c.q.top(l)?,
-            Trans::N,
-            c.k.top(l)?,
-            Trans::T,
-            0.0,
-            MatMut::new(p, l, l)?,
-        )?;
-        for (i, row) in p.chunks_exact_mut(l).enumerate() {
-            let (visible, future) = row.split_at_mut(i + 1);
-            k::softmax_in_place(visible)?;
-            future.fill(0.0);
-        }
-        k::matmul(
-            MatRef::new(p, l, l)?,
-            c.v.top(l)?,
-            c.ctx.top_mut(l)?,
-            Accum::Overwrite,
-        )?;
-        // h1 = h0 + ctx·w_o
-        c.h1.as_mut_slice()[..l * D].copy_from_slice(&c.h0.as_slice()[..l * D]);
-        k::matmul(c.ctx.top(l)?, self.w_o.view(), c.h1.top_mut(l)?, Accum::Add)?;
-        k::matmul(
-            c.h1.top(l)?,
-            self.w_out.view(),
-            c.logits.top_mut(l)?,
-            Accum::Overwrite,
-        )?;
-        k::add_bias(c.logits.top_mut(l)?, self.b_out.row(0))
-    }
-
     /// Backward pass of the last [`forward`](Self::forward) in `cache`: adds `∂loss/∂θ`
     /// for every parameter to `grads` (so several sequences can be accumulated before
     /// one update; clear with [`zero`](Self::zero)).
@@ -267,7 +170,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             k::softmax_backward(&pr[..=i], &dpr[..=i], visible)?;
             future.fill(0.0);
         }
-        k::scale(Self::score_scale(), ds);
+        k::scale(score_scale::<DK>(), ds);
         let ds = MatRef::new(ds, l, l)?;
         k::matmul(ds, c.k.top(l)?, c.dq.top_mut(l)?, Accum::Overwrite)?;
         k::matmul_tn(ds, c.q.top(l)?, c.dk.top_mut(l)?, Accum::Overwrite)?;

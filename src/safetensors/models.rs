@@ -1,0 +1,173 @@
+//! The models' safetensors layouts and their export, import and in-place methods.
+
+use super::{Layout, TensorSpec, cast};
+use crate::attention::{AttentionLm, AttentionWeights};
+use crate::error::Result;
+use crate::word2vec::Word2Vec;
+
+impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionLm<V, T, D, DK> {
+    const LAYOUT: Layout<'static> = {
+        let names = Self::TENSOR_NAMES;
+        Layout {
+            kind: "edgegrad.attention_lm",
+            sizes: &[("vocab", V), ("context", T), ("d_model", D), ("d_head", DK)],
+            tensors: &[
+                TensorSpec::matrix(names[0], V, D),
+                TensorSpec::matrix(names[1], T, D),
+                TensorSpec::matrix(names[2], D, DK),
+                TensorSpec::matrix(names[3], D, DK),
+                TensorSpec::matrix(names[4], D, DK),
+                TensorSpec::matrix(names[5], DK, D),
+                TensorSpec::matrix(names[6], D, V),
+                TensorSpec::vector(names[7], V),
+            ],
+        }
+    };
+
+    /// Exact size in bytes of the safetensors file
+    /// [`to_safetensors`](Self::to_safetensors) writes: the 8-byte length, the header
+    /// padded to a multiple of 8, and `4 ·` [`PARAMETERS`](Self::PARAMETERS) bytes of
+    /// data. A `const`, so the buffer can be a `static` array.
+    pub const SAFETENSORS_BYTES: usize = Self::LAYOUT.file_len();
+
+    /// Writes the parameters as a safetensors file at the start of `out` (at least
+    /// [`SAFETENSORS_BYTES`](Self::SAFETENSORS_BYTES) long) and returns the number of
+    /// bytes written.
+    ///
+    /// The file holds the eight tensors under [`TENSOR_NAMES`](Self::TENSOR_NAMES),
+    /// dtype `F32`, shapes `[V, D]`, `[T, D]`, `[D, DK]` ×3, `[DK, D]`, `[D, V]` and
+    /// `[V]`, and `__metadata__` `{"model": "edgegrad.attention_lm", "vocab": "V",
+    /// "context": "T", "d_model": "D", "d_head": "DK"}`. In Python,
+    /// `safetensors.numpy.load_file(path)` gives the same arrays.
+    ///
+    /// ```
+    /// use edgegrad::attention::AttentionLm;
+    /// type Lm = AttentionLm<8, 4, 4, 2>;
+    /// let mut buf = [0_u8; Lm::SAFETENSORS_BYTES];
+    /// assert_eq!(Lm::ZERO.to_safetensors(&mut buf)?, buf.len());
+    /// assert!(Lm::ZERO.to_safetensors(&mut buf[1..]).is_err()); // too small
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn to_safetensors(&self, out: &mut [u8]) -> Result<usize> {
+        self.weights().to_safetensors(out)
+    }
+
+    /// Replaces the parameters with those of a safetensors file (little-endian `F32`
+    /// tensors under [`TENSOR_NAMES`](Self::TENSOR_NAMES) with this model's shapes; any
+    /// alignment). The whole file is checked first — see [`crate::safetensors`] — and
+    /// on any error the model is unchanged.
+    ///
+    /// ```
+    /// use edgegrad::{attention::AttentionLm, Error, FormatProblem};
+    /// type Lm = AttentionLm<8, 4, 4, 2>;
+    /// let mut buf = [0_u8; Lm::SAFETENSORS_BYTES];
+    /// Lm::ZERO.to_safetensors(&mut buf)?;
+    /// // A model of another size refuses the file and names the first tensor that differs.
+    /// let err = AttentionLm::<9, 4, 4, 2>::ZERO.load_safetensors(&buf).unwrap_err();
+    /// assert!(matches!(err, Error::Safetensors { tensor: Some("tok_emb"), problem: FormatProblem::WrongShape { .. } }));
+    /// assert_eq!(err.to_string(), "safetensors tensor `tok_emb`: shape [8, 4], expected [9, 4]");
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<()> {
+        Self::LAYOUT.import(bytes, &mut self.tensors_mut())
+    }
+}
+
+impl<'a, const V: usize, const T: usize, const D: usize, const DK: usize>
+    AttentionWeights<'a, V, T, D, DK>
+{
+    /// The weights of a safetensors file, read in place: no copy, so on a
+    /// microcontroller they stay in flash and only the activations need RAM. The file
+    /// is checked as by [`AttentionLm::load_safetensors`]; in addition each tensor must
+    /// be 4-byte aligned in memory ([`FormatProblem::Misaligned`](crate::FormatProblem::Misaligned)
+    /// otherwise), which holds when the file starts at an address that is a multiple of
+    /// 8: embed it with [`include_safetensors!`](crate::include_safetensors), or read it
+    /// into an [`Aligned`](crate::safetensors::Aligned) buffer. Big-endian targets
+    /// cannot read little-endian data in place and get
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter).
+    ///
+    /// ```
+    /// use edgegrad::attention::{AttentionLm, AttentionWeights, Decoder, Sampling};
+    /// use edgegrad::safetensors::Aligned;
+    /// use rand_core::SeedableRng;
+    /// type Lm = AttentionLm<16, 8, 8, 4>;
+    /// let mut rng = rand_pcg::Pcg32::seed_from_u64(3);
+    /// let mut model = Lm::ZERO;
+    /// model.init(&mut rng);
+    /// let mut file = Aligned([0_u8; Lm::SAFETENSORS_BYTES]);
+    /// model.to_safetensors(&mut file.0)?;
+    ///
+    /// let weights = AttentionWeights::<16, 8, 8, 4>::from_safetensors(&file.0)?;
+    /// let mut decoder = Decoder::ZERO;
+    /// let mut out = [0_u16; 4];
+    /// decoder.generate(weights, &[1, 2], &mut out, Sampling::Greedy, &mut rng)?;
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn from_safetensors(bytes: &'a [u8]) -> Result<Self> {
+        let layout = AttentionLm::<V, T, D, DK>::LAYOUT;
+        let r = layout.locate(bytes)?;
+        let s = layout.tensors;
+        Ok(AttentionWeights {
+            tok_emb: cast(&s[0], bytes, r[0].clone())?,
+            pos_emb: cast(&s[1], bytes, r[1].clone())?,
+            w_q: cast(&s[2], bytes, r[2].clone())?,
+            w_k: cast(&s[3], bytes, r[3].clone())?,
+            w_v: cast(&s[4], bytes, r[4].clone())?,
+            w_o: cast(&s[5], bytes, r[5].clone())?,
+            w_out: cast(&s[6], bytes, r[6].clone())?,
+            b_out: cast(&s[7], bytes, r[7].clone())?,
+        })
+    }
+
+    /// Writes these weights as a safetensors file, exactly as
+    /// [`AttentionLm::to_safetensors`] does.
+    pub fn to_safetensors(&self, out: &mut [u8]) -> Result<usize> {
+        AttentionLm::<V, T, D, DK>::LAYOUT.export(&self.tensors(), out)
+    }
+}
+
+impl<const V: usize, const D: usize> Word2Vec<V, D> {
+    const LAYOUT: Layout<'static> = Layout {
+        kind: "edgegrad.word2vec",
+        sizes: &[("vocab", V), ("dim", D)],
+        tensors: &[
+            TensorSpec::matrix("input", V, D),
+            TensorSpec::matrix("output", V, D),
+        ],
+    };
+
+    /// Exact size in bytes of the safetensors file
+    /// [`to_safetensors`](Self::to_safetensors) writes.
+    pub const SAFETENSORS_BYTES: usize = Self::LAYOUT.file_len();
+
+    /// Writes the embeddings as a safetensors file at the start of `out` (at least
+    /// [`SAFETENSORS_BYTES`](Self::SAFETENSORS_BYTES) long): tensors `input` and
+    /// `output`, `F32`, shape `[V, D]`, and `__metadata__` `{"model":
+    /// "edgegrad.word2vec", "vocab": "V", "dim": "D"}`. Returns the bytes written. The
+    /// words themselves are not part of the file (row `i` is id `i` of the
+    /// [`Vocab`](crate::vocab::Vocab)); [`write_text`](Self::write_text) writes both.
+    ///
+    /// ```
+    /// use edgegrad::word2vec::Word2Vec;
+    /// let mut w = Word2Vec::<4, 3>::ZERO;
+    /// w.input.row_mut(2)[1] = 0.5;
+    /// let mut buf = [0_u8; Word2Vec::<4, 3>::SAFETENSORS_BYTES];
+    /// w.to_safetensors(&mut buf)?;
+    /// let mut back = Word2Vec::<4, 3>::ZERO;
+    /// back.load_safetensors(&buf)?;
+    /// assert_eq!(back, w);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn to_safetensors(&self, out: &mut [u8]) -> Result<usize> {
+        Self::LAYOUT.export(&[self.input.as_slice(), self.output.as_slice()], out)
+    }
+
+    /// Replaces the embeddings with those of a safetensors file, checked in full first
+    /// (see [`crate::safetensors`]); on any error the model is unchanged.
+    pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<()> {
+        Self::LAYOUT.import(
+            bytes,
+            &mut [self.input.as_mut_slice(), self.output.as_mut_slice()],
+        )
+    }
+}
