@@ -1,12 +1,15 @@
-//! A counting global allocator proves that no public kernel allocates, and that the
-//! attention model trains and generates without allocating.
+//! A counting global allocator proves that no public kernel allocates, that the
+//! models train and generate without allocating, and that safetensors export, import
+//! and in-place inference do not either.
 mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use edgegrad::attention::{
-    AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling, TrainConfig,
+    AttentionCache, AttentionLm, AttentionOptState, AttentionWeights, Decoder, Optimizer, Sampling,
+    TrainConfig,
 };
+use edgegrad::safetensors::Aligned;
 use edgegrad::vocab::{Vocab, VocabBuilder};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use edgegrad::{
@@ -236,6 +239,36 @@ fn attention_model_trains_and_generates_without_allocating() {
     .unwrap();
     let _ = model.forward(&[99, 1], &mut cache).unwrap_err();
     assert_eq!(allocations() - before, 0, "the model allocated");
+}
+
+#[test]
+fn safetensors_export_import_and_in_place_inference_do_not_allocate() {
+    type Lm = AttentionLm<16, 12, 16, 8>;
+    let mut model = Box::new(Lm::ZERO);
+    let mut copy = Box::new(Lm::ZERO);
+    let mut file = Box::new(Aligned([0_u8; Lm::SAFETENSORS_BYTES]));
+    let mut cache = Box::new(AttentionCache::ZERO);
+    let mut dec = Box::new(Decoder::ZERO);
+    let mut w2v = Box::new(Word2Vec::<16, 8>::ZERO);
+    let mut w2v_file = Box::new([0_u8; Word2Vec::<16, 8>::SAFETENSORS_BYTES]);
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(2);
+    let mut out = [0_u16; 4];
+    model.init(&mut rng);
+    let before = allocations();
+    model.to_safetensors(&mut file.0).unwrap();
+    copy.load_safetensors(&file.0).unwrap();
+    let weights = AttentionWeights::<16, 12, 16, 8>::from_safetensors(&file.0).unwrap();
+    weights.forward(&[1, 2, 3, 4], &mut cache).unwrap();
+    dec.generate(weights, &[1, 2], &mut out, Sampling::Greedy, &mut rng)
+        .unwrap();
+    // Errors are built without allocating too.
+    copy.load_safetensors(&file.0[..100]).unwrap_err();
+    copy.load_safetensors(&file.0[..Lm::SAFETENSORS_BYTES - 1])
+        .unwrap_err();
+    w2v.to_safetensors(&mut w2v_file[..]).unwrap();
+    w2v.load_safetensors(&w2v_file[..]).unwrap();
+    w2v.load_safetensors(&file.0).unwrap_err();
+    assert_eq!(allocations() - before, 0, "safetensors allocated");
 }
 
 #[test]

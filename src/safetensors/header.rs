@@ -21,6 +21,9 @@ const DTYPES: [&str; 15] = [
     "F64", "I64", "U64",
 ];
 
+/// What a tensor entry must look like.
+const ENTRY_SCHEMA: &str = r#"a tensor entry must be {"dtype": string, "shape": [integers], "data_offsets": [begin, end]}"#;
+
 /// What the header says of one of the model's tensors.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -34,6 +37,7 @@ struct Entry {
 struct Diagnosis {
     problem: Option<Error>,
     context: &'static str,
+    tensor: Option<&'static str>,
 }
 
 impl Diagnosis {
@@ -72,6 +76,7 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
     let mut diagnosis = Diagnosis {
         problem: None,
         context: "the header must be a JSON object",
+        tensor: None,
     };
     let mut de = Deserializer::new(header, None);
     let parsed = HeaderSeed {
@@ -82,15 +87,16 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
     .deserialize(&mut de)
     .and_then(|()| de.end());
     if let Err(e) = parsed {
-        return Err(diagnosis.problem.unwrap_or_else(|| {
-            file(match e {
-                JsonError::InvalidType => FormatProblem::Schema {
+        return Err(diagnosis.problem.unwrap_or(match e {
+            JsonError::InvalidType => Error::Safetensors {
+                tensor: diagnosis.tensor,
+                problem: FormatProblem::Schema {
                     reason: diagnosis.context,
                 },
-                e => FormatProblem::Json {
-                    reason: json_reason(e),
-                },
-            })
+            },
+            e => file(FormatProblem::Json {
+                reason: json_reason(e),
+            }),
         }));
     }
 
@@ -230,6 +236,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
                 }
                 seen_metadata = true;
                 self.diagnosis.context = "__metadata__ must map strings to strings";
+                self.diagnosis.tensor = None;
                 map.next_value_seed(MetadataSeed)?;
             } else {
                 let Some(i) = self.layout.tensors.iter().position(|s| s.name == key) else {
@@ -242,7 +249,8 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
                 if self.entries[i].is_some() {
                     return Err(self.diagnosis.fail(tensor, FormatProblem::DuplicateTensor));
                 }
-                self.diagnosis.context = "a tensor entry must be {\"dtype\": string, \"shape\": [integers], \"data_offsets\": [begin, end]}";
+                self.diagnosis.tensor = tensor;
+                self.diagnosis.context = ENTRY_SCHEMA;
                 let raw = map.next_value_seed(EntrySeed {
                     diagnosis: self.diagnosis,
                     tensor,
