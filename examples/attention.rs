@@ -1,15 +1,22 @@
 //! A character-level attention language model trained on a short text, then asked to
 //! continue a prompt — all in fixed-size structs, with no allocation inside the crate.
 //!
-//! Run: `cargo run --release --example attention [path/to/text.txt] [steps]`
+//! Run: `cargo run --release --example attention [path/to/text.txt] [steps] [--save PATH]`
 //! (default: the short public-domain story in `examples/data/lighthouse.txt`, written
 //! for this example, and 20000 steps).
+//!
+//! The trained weights are exported as safetensors and generation runs a second time on
+//! the weights read in place from those bytes, as firmware does from flash. With
+//! `--save PATH` the file is written to `PATH` and its characters, in token-id order,
+//! to `PATH` with the extension `chars.txt`; the firmware example embeds the pair
+//! saved as `examples/data/attention-lm.safetensors`.
 
 use edgegrad::attention::{
-    AttentionCache, AttentionGrads, AttentionLm, AttentionOptState, Decoder, Optimizer, Sampling,
-    TrainConfig,
+    AttentionCache, AttentionGrads, AttentionLm, AttentionOptState, AttentionWeights, Decoder,
+    Optimizer, Sampling, TrainConfig,
 };
 use edgegrad::kernels::Adam;
+use edgegrad::safetensors::Aligned;
 use rand_core::{RngCore, SeedableRng};
 
 /// Vocabulary: up to 64 distinct characters (the rest map to the last id).
@@ -22,7 +29,7 @@ const DK: usize = 64;
 type Lm = AttentionLm<V, T, D, DK>;
 
 /// Maps the characters of a text to ids: the `V − 1` most frequent characters get
-/// their own id, every other character shares the last one.
+/// their own id, every other character shares the one after them ('?').
 struct Charset {
     chars: Vec<char>,
 }
@@ -42,20 +49,27 @@ impl Charset {
         Charset { chars }
     }
     fn encode(&self, c: char) -> u16 {
-        self.chars.iter().position(|&d| d == c).unwrap_or(V - 1) as u16
+        let other = self.chars.len() - 1;
+        self.chars.iter().position(|&d| d == c).unwrap_or(other) as u16
     }
+    /// Ids the text never used (the vocabulary is larger than its alphabet) print as '?'.
     fn decode(&self, id: u16) -> char {
-        self.chars[id as usize]
+        self.chars.get(usize::from(id)).copied().unwrap_or('?')
     }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let text = match args.get(1) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let save = match args.iter().position(|a| a == "--save") {
+        Some(i) if i + 1 < args.len() => Some(args.drain(i..i + 2).nth(1).unwrap()),
+        Some(_) => return Err("--save needs a path".into()),
+        None => None,
+    };
+    let text = match args.first() {
         Some(path) => std::fs::read_to_string(path)?,
         None => include_str!("data/lighthouse.txt").to_string(),
     };
-    let steps: u32 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(20000);
+    let steps: u32 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(20000);
     // Collapse line breaks and runs of spaces so the model learns prose, not layout.
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let charset = Charset::new(&text);
@@ -131,6 +145,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let continuation: String = out[..n].iter().map(|&id| charset.decode(id)).collect();
         println!("\n> {prompt}{continuation}");
+    }
+
+    // Export as safetensors, then generate from the weights read in place from the
+    // bytes (no copy): what the firmware does with the file in flash.
+    let mut file = Box::new(Aligned([0_u8; Lm::SAFETENSORS_BYTES]));
+    model.to_safetensors(&mut file.0)?;
+    let weights = AttentionWeights::<V, T, D, DK>::from_safetensors(&file.0)?;
+    let prompt = "The keeper";
+    let prompt_ids: Vec<u16> = prompt.chars().map(|c| charset.encode(c)).collect();
+    let mut out = [0_u16; 40];
+    let n = decoder.generate(weights, &prompt_ids, &mut out, Sampling::Greedy, &mut rng)?;
+    let continuation: String = out[..n].iter().map(|&id| charset.decode(id)).collect();
+    println!(
+        "\nsafetensors: {} bytes; greedy, from the weights in place:\n> {prompt}{continuation}",
+        Lm::SAFETENSORS_BYTES
+    );
+    if let Some(path) = save {
+        let path = std::path::Path::new(&path);
+        std::fs::write(path, &file.0)?;
+        let chars: String = charset.chars.iter().collect();
+        std::fs::write(path.with_extension("chars.txt"), chars)?;
+        println!("saved {} and its characters", path.display());
     }
     Ok(())
 }

@@ -1,10 +1,13 @@
-//! Parts 2 and 3 of the firmware: word2vec and the attention language model, trained
-//! on short embedded texts. Their state lives in one static arena that the two parts
-//! use in turn, so the 16 KiB Cortex-M0 can run both.
+//! Parts 2 to 4 of the firmware: word2vec and the attention language model, trained
+//! on short embedded texts, and a larger attention model trained on the host and run
+//! from flash. Their state lives in one static arena that the parts use in turn, so the
+//! 16 KiB Cortex-M0 can run the first two.
 
 use core::fmt;
 use core::mem::ManuallyDrop;
 
+#[cfg(not(small_ram))]
+use edgegrad::attention::AttentionWeights;
 use edgegrad::attention::{AttentionCache, AttentionGrads, AttentionLm, Decoder, Sampling};
 use edgegrad::kernels as k;
 use edgegrad::vocab::{Vocab, VocabBuilder};
@@ -76,17 +79,46 @@ pub struct LmParts {
     decoder: Decoder<V, T, D, DK>,
 }
 
+/// The model `cargo run --release --example attention -- --save
+/// examples/data/attention-lm.safetensors` trained on the host: 115 KB of weights, read
+/// in place from flash; only the decoder (KV cache and one position's activations)
+/// takes RAM.
+#[cfg(not(small_ram))]
+mod host_model {
+    pub const V: usize = 64;
+    pub const T: usize = 64;
+    pub const D: usize = 64;
+    pub const DK: usize = 64;
+    pub static WEIGHTS: &[u8] =
+        edgegrad::include_safetensors!("../../data/attention-lm.safetensors");
+    /// The characters of the token ids, in id order; the last one stands for any other.
+    pub const CHARS: &str = include_str!("../../data/attention-lm.chars.txt");
+}
+
+/// Part 4 state: generation on the host-trained model.
+#[cfg(not(small_ram))]
+pub struct FlashParts {
+    decoder: Decoder<{ host_model::V }, { host_model::T }, { host_model::D }, { host_model::DK }>,
+}
+#[cfg(small_ram)]
+pub struct FlashParts;
+
 #[repr(C)]
 union Arena {
     bytes: [u32; ARENA_WORDS],
     w2v: ManuallyDrop<W2vParts>,
     lm: ManuallyDrop<LmParts>,
+    flash: ManuallyDrop<FlashParts>,
 }
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
 }
-const ARENA_WORDS: usize = max(size_of::<W2vParts>(), size_of::<LmParts>()) / 4 + 1;
+const ARENA_WORDS: usize = max(
+    max(size_of::<W2vParts>(), size_of::<LmParts>()),
+    size_of::<FlashParts>(),
+) / 4
+    + 1;
 
 /// Zero-initialised, so it lives in `.bss`; each part writes its own zero value in place.
 static mut ARENA: Arena = Arena {
@@ -260,4 +292,94 @@ pub fn attention() -> bool {
     }
     println!("\"");
     last < 0.5 * first
+}
+
+/// Part 4: the attention model trained on the host by the `attention` example, embedded
+/// as a safetensors file and read in place from flash. Checks the file, measures the
+/// model's loss on a sentence of its training text (a random model scores about
+/// ln 64 ≈ 4.16 nats per character), and continues a prompt greedily with the KV cache.
+/// Returns whether its checks passed.
+#[cfg(not(small_ram))]
+#[inline(never)]
+pub fn flash_inference() -> bool {
+    use host_model::*;
+    let weights = match AttentionWeights::<V, T, D, DK>::from_safetensors(WEIGHTS) {
+        Ok(w) => w,
+        Err(e) => {
+            println!("flash: {}", e);
+            return false;
+        }
+    };
+    // SAFETY: parts 2 and 3 are finished and hold no reference; zero bytes are a valid
+    // value of the decoder (numbers and a length).
+    let f = unsafe {
+        let p = core::ptr::addr_of_mut!(ARENA);
+        (*p).bytes = [0; ARENA_WORDS];
+        &mut *(*p).flash
+    };
+    let other = CHARS.chars().count() as u16 - 1;
+    let encode = |c: char| {
+        CHARS
+            .chars()
+            .position(|d| d == c)
+            .map_or(other, |i| i as u16)
+    };
+    let decode = |id: u16| CHARS.chars().nth(usize::from(id)).unwrap_or('?');
+    let in_flash = (WEIGHTS.as_ptr() as usize) < (core::ptr::addr_of!(ARENA) as usize);
+    println!(
+        "flash: {} parameters, {} bytes of safetensors at {:#010x} ({}), decoder {} bytes in RAM",
+        AttentionLm::<V, T, D, DK>::PARAMETERS,
+        WEIGHTS.len(),
+        WEIGHTS.as_ptr() as usize,
+        if in_flash { "flash" } else { "RAM" },
+        size_of::<FlashParts>()
+    );
+
+    // Mean next-character loss over a sentence of the training text.
+    const SENTENCE: &str =
+        "He climbed the stairs, one hundred and twelve of them, and wiped the great lens";
+    let mut ids = [0_u16; T];
+    let n = SENTENCE.chars().take(T).count();
+    for (slot, c) in ids.iter_mut().zip(SENTENCE.chars()) {
+        *slot = encode(c);
+    }
+    let mut total = 0.0;
+    f.decoder.reset();
+    crate::fw_bench_start();
+    for i in 0..n - 1 {
+        let Ok(logits) = f.decoder.step(weights, ids[i]) else {
+            return false;
+        };
+        let Ok(loss) = k::cross_entropy_loss(logits, usize::from(ids[i + 1])) else {
+            return false;
+        };
+        total += loss;
+    }
+    crate::fw_bench_stop();
+    let loss = total / (n - 1) as f32;
+    println!(
+        "flash: loss {} nats per character on \"{}\"",
+        Fixed(loss),
+        &SENTENCE[..n]
+    );
+
+    let prompt = "The keeper";
+    let mut prompt_ids = [0_u16; 10];
+    for (slot, c) in prompt_ids.iter_mut().zip(prompt.chars()) {
+        *slot = encode(c);
+    }
+    let mut out = [0_u16; 40];
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(4);
+    let Ok(generated) =
+        f.decoder
+            .generate(weights, &prompt_ids, &mut out, Sampling::Greedy, &mut rng)
+    else {
+        return false;
+    };
+    crate::print!("flash: \"{prompt}");
+    for &id in &out[..generated] {
+        crate::print!("{}", decode(id));
+    }
+    println!("\"");
+    in_flash && loss < 2.0 && generated == out.len()
 }
