@@ -2,6 +2,10 @@
 //! clipping, Adam) and per-token generation with the KV cache, at
 //! (V, T, D, DK) = (64, 32, 32, 32) and (256, 64, 64, 64) on full-length sequences.
 //!
+//! Also the safetensors path: export, import (validate + copy) and opening the weights
+//! in place (validate only), in bytes per second of file, and one generation step on
+//! weights read in place, which should cost what a step on the owned model costs.
+//!
 //! Run: `cargo bench --bench attention`. Throughput is in tokens per second (the
 //! sequence's `T` tokens for forward and training, one token per generation step).
 use std::hint::black_box;
@@ -9,8 +13,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgegrad::attention::{
-    AttentionCache, AttentionLm, AttentionOptState, Decoder, Optimizer, TrainConfig,
+    AttentionCache, AttentionLm, AttentionOptState, AttentionWeights, Decoder, Optimizer,
+    TrainConfig,
 };
+use edgegrad::safetensors::Aligned;
 use edgegrad::kernels::Adam;
 use rand_core::SeedableRng;
 
@@ -48,6 +54,32 @@ fn bench_size<const V: usize, const T: usize, const D: usize, const DK: usize>(c
         b.iter(|| {
             dec.truncate(T / 2);
             dec.step(model.weights(), black_box(tokens[T / 2])).unwrap()[0]
+        })
+    });
+
+    let mut file = Box::new(Aligned([0_u8; 1 << 20]));
+    let file = &mut file.0[..AttentionLm::<V, T, D, DK>::SAFETENSORS_BYTES];
+    model.to_safetensors(file).unwrap();
+    let in_place = AttentionWeights::<V, T, D, DK>::from_safetensors(file).unwrap();
+    g.bench_function(format!("generate_token_in_place/{label}"), |b| {
+        b.iter(|| {
+            dec.truncate(T / 2);
+            dec.step(in_place, black_box(tokens[T / 2])).unwrap()[0]
+        })
+    });
+    g.throughput(Throughput::Bytes(file.len() as u64));
+    g.bench_function(format!("safetensors_export/{label}"), |b| {
+        b.iter(|| model.to_safetensors(black_box(&mut *file)).unwrap())
+    });
+    let file = &*file;
+    g.bench_function(format!("safetensors_import/{label}"), |b| {
+        b.iter(|| grads.load_safetensors(black_box(file)).unwrap())
+    });
+    g.bench_function(format!("safetensors_open_in_place/{label}"), |b| {
+        b.iter(|| {
+            AttentionWeights::<V, T, D, DK>::from_safetensors(black_box(file))
+                .unwrap()
+                .b_out[0]
         })
     });
     g.finish();

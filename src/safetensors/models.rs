@@ -26,7 +26,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
 
     /// Exact size in bytes of the safetensors file
     /// [`to_safetensors`](Self::to_safetensors) writes: the 8-byte length, the header
-    /// padded to a multiple of 8, and `4 ·` [`PARAMETERS`](Self::PARAMETERS) bytes of
+    /// padded so that the data starts at a multiple of 64, and `4 ·` [`PARAMETERS`](Self::PARAMETERS) bytes of
     /// data. A `const`, so the buffer can be a `static` array.
     pub const SAFETENSORS_BYTES: usize = Self::LAYOUT.file_len();
 

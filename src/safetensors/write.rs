@@ -50,10 +50,11 @@ const fn header_len(layout: &Layout) -> usize {
     n + 1 // }
 }
 
-/// Header length with the space padding that puts the data at a multiple of 8 from the
-/// file's start (as the reference implementation does).
+/// Header length with the space padding that puts the data at a multiple of 64 from
+/// the file's start: a multiple of 8 as safetensors asks, and a cache line so that
+/// weights used in place load as fast as an owned model's.
 pub(super) const fn padded_header_len(layout: &Layout) -> usize {
-    header_len(layout).next_multiple_of(8)
+    (header_len(layout) + 8).next_multiple_of(64) - 8
 }
 
 /// Writes the header text (unpadded). Names and kinds are plain identifiers, so no
@@ -176,8 +177,8 @@ mod tests {
                     };
                     write_header(&mut c, &layout).unwrap();
                     assert_eq!(c.0, header_len(&layout), "{rows}×{cols}");
-                    assert_eq!(padded_header_len(&layout) % 8, 0);
-                    assert!(padded_header_len(&layout) - c.0 < 8);
+                    assert_eq!((8 + padded_header_len(&layout)) % 64, 0);
+                    assert!(padded_header_len(&layout) - c.0 < 64);
                 }
             }
         }
