@@ -16,8 +16,8 @@ use edgegrad::attention::{
     AttentionCache, AttentionLm, AttentionOptState, AttentionWeights, Decoder, Optimizer,
     TrainConfig,
 };
-use edgegrad::safetensors::Aligned;
 use edgegrad::kernels::Adam;
+use edgegrad::safetensors::Aligned;
 use rand_core::SeedableRng;
 
 fn bench_size<const V: usize, const T: usize, const D: usize, const DK: usize>(c: &mut Criterion) {

@@ -141,7 +141,16 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
         *o = i;
     }
     let order = &mut order[..n];
-    order.sort_unstable_by_key(|&i| (ranges[i].start, ranges[i].end));
+    // Insertion sort: at most eight entries, and far less code in flash than the
+    // standard library's sort.
+    let key = |i: usize| (ranges[i].start, ranges[i].end);
+    for i in 1..n {
+        let mut j = i;
+        while j > 0 && key(order[j - 1]) > key(order[j]) {
+            order.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut covered = 0;
     let mut last: Option<usize> = None;
     for &i in order.iter() {
