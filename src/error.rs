@@ -110,7 +110,7 @@ pub enum FormatProblem {
         /// The header length the file gives.
         header_len: u64,
         /// The largest accepted header length.
-        max: usize,
+        max: u64,
     },
     /// The header length field points past the end of the file.
     HeaderPastEnd {
@@ -160,8 +160,6 @@ pub enum FormatProblem {
         begin: u64,
         /// One past the last byte.
         end: u64,
-        /// Length of the data section.
-        data_len: usize,
     },
     /// The tensor's byte range is not `4 ×` its number of elements long.
     WrongByteLength {
@@ -192,17 +190,18 @@ pub enum FormatProblem {
     },
 }
 
-/// A tensor shape as a safetensors header gives it: up to [`Shape::MAX_RANK`]
-/// dimensions are kept (the rank is always exact).
+/// A tensor shape as a safetensors header gives it, kept small so that [`Error`] stays
+/// small: the rank is exact, the first [`MAX_RANK`](Shape::MAX_RANK) dimensions are kept,
+/// and a dimension above `u32::MAX` is kept as `u32::MAX` (no model has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
-    rank: usize,
-    dims: [u64; Shape::MAX_RANK],
+    rank: u32,
+    dims: [u32; Shape::MAX_RANK],
 }
 
 impl Shape {
-    /// Dimensions kept.
-    pub const MAX_RANK: usize = 4;
+    /// Dimensions kept (the models' tensors have one or two).
+    pub const MAX_RANK: usize = 2;
 
     /// The empty shape (rank 0), to be extended with [`push`](Self::push).
     pub const EMPTY: Shape = Shape {
@@ -210,14 +209,14 @@ impl Shape {
         dims: [0; Shape::MAX_RANK],
     };
 
-    /// A shape from its dimensions (those past [`MAX_RANK`](Self::MAX_RANK) count
-    /// towards the rank only).
+    /// A shape from its dimensions.
     ///
     /// ```
     /// use edgegrad::Shape;
     /// let s = Shape::new(&[64, 32]);
-    /// assert_eq!((s.rank(), s.dims()), (2, &[64_u64, 32][..]));
+    /// assert_eq!((s.rank(), s.dims()), (2, &[64_u32, 32][..]));
     /// assert_eq!(s.to_string(), "[64, 32]");
+    /// assert_eq!(Shape::new(&[1, 2, 3]).to_string(), "[1, 2, … (3 dimensions)]");
     /// ```
     pub const fn new(dims: &[u64]) -> Shape {
         let mut s = Shape::EMPTY;
@@ -231,35 +230,31 @@ impl Shape {
 
     /// This shape with one more trailing dimension.
     pub const fn push(mut self, dim: u64) -> Shape {
-        if self.rank < Shape::MAX_RANK {
-            self.dims[self.rank] = dim;
+        let r = self.rank as usize;
+        if r < Shape::MAX_RANK {
+            self.dims[r] = if dim > u32::MAX as u64 {
+                u32::MAX
+            } else {
+                dim as u32
+            };
         }
-        self.rank += 1;
+        self.rank = self.rank.saturating_add(1);
         self
     }
 
     /// Dimension `i` (`i < min(rank, MAX_RANK)`).
     pub(crate) const fn dim(&self, i: usize) -> u64 {
-        self.dims[i]
+        self.dims[i] as u64
     }
 
     /// Number of dimensions.
     pub const fn rank(&self) -> usize {
-        self.rank
+        self.rank as usize
     }
 
     /// The dimensions kept (all of them if `rank ≤ MAX_RANK`).
-    pub fn dims(&self) -> &[u64] {
-        &self.dims[..self.rank.min(Shape::MAX_RANK)]
-    }
-
-    /// Number of elements (the product of the dimensions; `None` on overflow or if
-    /// dimensions were dropped).
-    pub fn elements(&self) -> Option<u64> {
-        if self.rank > Shape::MAX_RANK {
-            return None;
-        }
-        self.dims().iter().try_fold(1_u64, |n, &d| n.checked_mul(d))
+    pub fn dims(&self) -> &[u32] {
+        &self.dims[..self.rank().min(Shape::MAX_RANK)]
     }
 }
 
@@ -272,7 +267,7 @@ impl fmt::Display for Shape {
             }
             write!(f, "{d}")?;
         }
-        if self.rank > Shape::MAX_RANK {
+        if self.rank() > Shape::MAX_RANK {
             write!(f, ", … ({} dimensions)", self.rank)?;
         }
         f.write_str("]")
@@ -311,14 +306,9 @@ impl fmt::Display for FormatProblem {
             FormatProblem::WrongShape { expected, found } => {
                 write!(f, "shape {found}, expected {expected}")
             }
-            FormatProblem::OffsetsOutOfRange {
-                begin,
-                end,
-                data_len,
-            } => write!(
-                f,
-                "data offsets [{begin}, {end}] outside the {data_len}-byte data section"
-            ),
+            FormatProblem::OffsetsOutOfRange { begin, end } => {
+                write!(f, "data offsets [{begin}, {end}] outside the data section")
+            }
             FormatProblem::WrongByteLength { expected, found } => {
                 write!(f, "{found} bytes of data, expected {expected}")
             }

@@ -283,6 +283,43 @@ fn any_tensor_order_and_foreign_metadata_load() {
 }
 
 #[test]
+fn escaped_names_and_null_metadata_load() {
+    let m = model(13);
+    let file = exported(&m);
+    let (header, data) = split(&file);
+    let escaped = header
+        .replacen("\"tok_emb\"", r#""tok\u005femb""#, 1)
+        .replacen("\"F32\"", r#""\u0046\u0033\u0032""#, 1)
+        .replacen("\"shape\"", r#""sha\u0070e""#, 1);
+    let mut back = Box::new(Lm::ZERO);
+    back.load_safetensors(&assemble(&escaped, data)).unwrap();
+    assert_eq!(*back, *m);
+    let start = header.find(r#""__metadata__":{"#).unwrap();
+    let end = header[start..].find('}').unwrap() + start + 1;
+    let null_meta = format!(
+        "{}\"__metadata__\":null{}",
+        &header[..start],
+        &header[end..]
+    );
+    let mut back = Box::new(Lm::ZERO);
+    back.load_safetensors(&assemble(&null_meta, data)).unwrap();
+    assert_eq!(*back, *m);
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn error_stays_small() {
+    // Every kernel returns `Result<_, Error>`: the safetensors detail must not make it
+    // larger than the other variants already did (56 bytes on 64-bit targets; 40 on
+    // 32-bit ones, where its `u64` offsets align it to 8).
+    assert!(
+        std::mem::size_of::<Error>() <= 56,
+        "Error is {} bytes",
+        std::mem::size_of::<Error>()
+    );
+}
+
+#[test]
 fn truncated_files_are_refused() {
     let m = model(6);
     let file = exported(&m);
@@ -311,13 +348,12 @@ fn truncated_files_are_refused() {
             FormatProblem::OffsetsOutOfRange {
                 begin: 2448,
                 end: 2492,
-                data_len: data.len() - 3,
             },
         ),
     );
     assert_eq!(
         msg,
-        "safetensors tensor `b_out`: data offsets [2448, 2492] outside the 2489-byte data section"
+        "safetensors tensor `b_out`: data offsets [2448, 2492] outside the data section"
     );
 }
 
@@ -338,7 +374,7 @@ fn header_length_field_is_checked() {
             },
         ),
     );
-    for huge in [MAX_HEADER_LEN as u64 + 1, u64::MAX] {
+    for huge in [MAX_HEADER_LEN + 1, u64::MAX] {
         file[..8].copy_from_slice(&huge.to_le_bytes());
         refused(
             &file,
@@ -397,7 +433,29 @@ fn invalid_json_is_refused() {
             header.replacen("[0,528]", "[0.5,528]", 1),
             json("expected ',' or ']'"),
         ),
-        (String::new(), json("unexpected end of the header")),
+        (String::new(), json("the header must begin with '{'")),
+        (format!(" {header}"), json("the header must begin with '{'")),
+        ("[1, 2]".into(), json("the header must begin with '{'")),
+        (
+            header.replacen("[11,12]", "[,11 12]", 1),
+            json("comma before a list's first element"),
+        ),
+        (
+            header.replacen("[0,528]", "[ ,0 528]", 1),
+            json("comma before a list's first element"),
+        ),
+        (
+            header.replacen("edgegrad", r"edge\qgrad", 1),
+            json("invalid string escape"),
+        ),
+        (
+            header.replacen("edgegrad", r"edge\u12grad", 1),
+            json("invalid string escape"),
+        ),
+        (
+            header.replacen("edgegrad", "edge\tgrad", 1),
+            json("control character in a string"),
+        ),
     ];
     for (h, err) in cases {
         let msg = refused(&assemble(&h, &data), err);
@@ -410,17 +468,7 @@ fn invalid_json_is_refused() {
     let mut bad = assemble(&header, &data);
     let at = 8 + header.find("edgegrad").unwrap();
     bad[at] = 0xFF;
-    let err = model(98).load_safetensors(&bad).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Safetensors {
-                tensor: None,
-                problem: FormatProblem::Json { .. } | FormatProblem::UnknownTensor { .. }
-            }
-        ),
-        "{err}"
-    );
+    refused(&bad, json("the header is not UTF-8"));
 }
 
 #[test]
@@ -431,10 +479,6 @@ fn json_that_is_not_a_safetensors_header_is_refused() {
     let schema = |tensor, reason| st(tensor, FormatProblem::Schema { reason });
     let entry = "a tensor entry must be {\"dtype\": string, \"shape\": [integers], \"data_offsets\": [begin, end]}";
     let cases: Vec<(String, Error)> = vec![
-        (
-            "[1, 2]".into(),
-            schema(None, "the header must be a JSON object"),
-        ),
         (
             header.replacen(r#""model":"edgegrad.attention_lm""#, r#""model":1"#, 1),
             schema(None, "__metadata__ must map strings to strings"),
@@ -543,7 +587,7 @@ fn wrong_dtype_shape_and_names_are_refused() {
             },
         ),
     );
-    assert!(msg.contains("[1, 1, 1, 1, … (6 dimensions)]"), "{msg}");
+    assert!(msg.contains("[1, 1, … (6 dimensions)]"), "{msg}");
     case(
         &|es| {
             es.remove(4);
@@ -592,7 +636,6 @@ fn bad_offsets_are_refused() {
             FormatProblem::OffsetsOutOfRange {
                 begin: 528,
                 end: n + 4,
-                data_len: data.len(),
             },
         ),
     );
@@ -604,7 +647,6 @@ fn bad_offsets_are_refused() {
             FormatProblem::OffsetsOutOfRange {
                 begin: 960,
                 end: 528,
-                data_len: data.len(),
             },
         ),
     );
@@ -616,7 +658,6 @@ fn bad_offsets_are_refused() {
             FormatProblem::OffsetsOutOfRange {
                 begin: u64::MAX - 3,
                 end: u64::MAX,
-                data_len: data.len(),
             },
         ),
     );

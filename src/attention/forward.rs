@@ -17,7 +17,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
     AttentionWeights<'_, V, T, D, DK>
 {
     /// Forward pass computing the logits of every position of `tokens`
-    /// (`1 ≤ len ≤ T`, ids `< V`) into `cache`; read them with
+    /// (`1 ≤ len ≤ T`, ids `< V`) into `cache` — `logits[i] = h1[i]·w_out + b_out`
+    /// with `h1` as in the [`AttentionLm`] formulas; read them with
     /// [`AttentionCache::logits`]. No loss is computed.
     pub fn forward_logits(
         &self,
@@ -28,9 +29,14 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
         self.run_forward(tokens, cache)
     }
 
-    /// Forward pass with the loss: the mean next-token cross-entropy over positions
-    /// `0..len-1` (`2 ≤ len ≤ T`). Also leaves in `cache` the fused gradient of the loss
-    /// with respect to the logits, for [`AttentionLm::backward`].
+    /// Forward pass with the loss, the mean next-token cross-entropy (nats)
+    ///
+    /// ```text
+    /// loss = −1/(L−1) · Σ_{i=0}^{L−2} log softmax(logits[i])[x[i+1]]     (2 ≤ L ≤ T)
+    /// ```
+    ///
+    /// Also leaves in `cache` the fused gradient of the loss with respect to the logits,
+    /// for [`AttentionLm::backward`].
     pub fn forward(&self, tokens: &[u16], cache: &mut AttentionCache<V, T, D, DK>) -> Result<f32> {
         AttentionLm::<V, T, D, DK>::check_tokens(tokens, 2)?;
         self.run_forward(tokens, cache)?;

@@ -6,6 +6,7 @@ use core::ops::Range;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json_core::de::{Deserializer, Error as JsonError};
+use serde_json_core::str::{EscapedStr, EscapedStringFragment};
 
 use super::{Layout, MAX_TENSORS};
 use crate::error::{Error, FormatProblem, Result, Shape};
@@ -13,12 +14,12 @@ use crate::error::{Error, FormatProblem, Result, Shape};
 /// Largest header accepted, in bytes (1 MiB). The models' own headers take well under
 /// 1 KiB; the limit leaves room for the metadata other tools write while refusing a
 /// corrupted length field before anything is parsed.
-pub const MAX_HEADER_LEN: usize = 1 << 20;
+pub const MAX_HEADER_LEN: u64 = 1 << 20;
 
 /// The dtypes safetensors defines, so that a wrong one can be named in the error.
-const DTYPES: [&str; 15] = [
-    "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32",
-    "F64", "I64", "U64",
+const DTYPES: [&str; 20] = [
+    "BOOL", "U8", "I8", "F4", "F6_E2M3", "F6_E3M2", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16",
+    "F16", "BF16", "I32", "U32", "F32", "F64", "C64", "I64", "U64",
 ];
 
 /// What a tensor entry must look like.
@@ -59,7 +60,7 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
         return Err(file(FormatProblem::TooShort { len: bytes.len() }));
     };
     let header_len = u64::from_le_bytes(*len_field);
-    if header_len > MAX_HEADER_LEN as u64 {
+    if header_len > MAX_HEADER_LEN {
         return Err(file(FormatProblem::HeaderTooLong {
             header_len,
             max: MAX_HEADER_LEN,
@@ -71,6 +72,9 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
             file_len: bytes.len(),
         }));
     };
+    if let Err(reason) = lint(header) {
+        return Err(file(FormatProblem::Json { reason }));
+    }
 
     let mut entries: [Option<Entry>; MAX_TENSORS] = [None; MAX_TENSORS];
     let mut diagnosis = Diagnosis {
@@ -113,11 +117,7 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
         if begin > end || end > data.len() as u64 {
             return Err(Error::Safetensors {
                 tensor,
-                problem: FormatProblem::OffsetsOutOfRange {
-                    begin,
-                    end,
-                    data_len: data.len(),
-                },
+                problem: FormatProblem::OffsetsOutOfRange { begin, end },
             });
         }
         let expected = 4 * spec.len() as u64;
@@ -186,6 +186,68 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
     Ok(ranges)
 }
 
+/// What `serde-json-core` lets through and the JSON grammar does not: a header that
+/// does not begin with `{` (the format requires it), bytes that are not UTF-8, control
+/// characters or invalid escapes in strings (the parser hands strings over as written),
+/// and a comma before a list's first element (`[,1]`, which it accepts).
+fn lint(header: &[u8]) -> core::result::Result<(), &'static str> {
+    if header.first() != Some(&b'{') {
+        return Err("the header must begin with '{'");
+    }
+    let text = core::str::from_utf8(header).map_err(|_| "the header is not UTF-8")?;
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'"' => loop {
+                match bytes.next() {
+                    None => return Ok(()), // the parser reports the unterminated string
+                    Some(b'"') => break,
+                    Some(b'\\') => match bytes.next() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+                        Some(b'u') => {
+                            for _ in 0..4 {
+                                if !bytes.next().is_some_and(|h| h.is_ascii_hexdigit()) {
+                                    return Err("invalid string escape");
+                                }
+                            }
+                        }
+                        _ => return Err("invalid string escape"),
+                    },
+                    Some(c) if c < 0x20 => return Err("control character in a string"),
+                    Some(_) => {}
+                }
+            },
+            b'[' if bytes.clone().find(|c| !c.is_ascii_whitespace()) == Some(b',') => {
+                return Err("comma before a list's first element");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether the JSON string `raw` (as written, escapes validated by [`lint`]) denotes
+/// `want`. Writers rarely escape plain names, but `"tok\u005femb"` is `tok_emb` too.
+fn json_str_eq(raw: &str, want: &str) -> bool {
+    if !raw.contains('\\') {
+        return raw == want;
+    }
+    let mut rest = want.as_bytes();
+    for fragment in EscapedStr(raw).fragments() {
+        let mut buf = [0_u8; 4];
+        let part = match fragment {
+            Ok(EscapedStringFragment::NotEscaped(s)) => s.as_bytes(),
+            Ok(EscapedStringFragment::Escaped(c)) => c.encode_utf8(&mut buf).as_bytes(),
+            Err(_) => return false,
+        };
+        match rest.strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 /// A short description of a JSON syntax error.
 fn json_reason(e: JsonError) -> &'static str {
     match e {
@@ -234,7 +296,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
         let mut seen_metadata = false;
         let mut index = 0;
         while let Some(key) = map.next_key::<&'de str>()? {
-            if key == "__metadata__" {
+            if json_str_eq(key, "__metadata__") {
                 if seen_metadata {
                     return Err(self.diagnosis.fail(
                         None,
@@ -248,7 +310,12 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
                 self.diagnosis.tensor = None;
                 map.next_value_seed(MetadataSeed)?;
             } else {
-                let Some(i) = self.layout.tensors.iter().position(|s| s.name == key) else {
+                let Some(i) = self
+                    .layout
+                    .tensors
+                    .iter()
+                    .position(|s| json_str_eq(key, s.name))
+                else {
                     return Err(self
                         .diagnosis
                         .fail(None, FormatProblem::UnknownTensor { index }));
@@ -264,10 +331,10 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
                     diagnosis: self.diagnosis,
                     tensor,
                 })?;
-                if raw.dtype != "F32" {
+                if !json_str_eq(raw.dtype, "F32") {
                     let found = DTYPES
                         .iter()
-                        .find(|&&d| d == raw.dtype)
+                        .find(|&&d| json_str_eq(raw.dtype, d))
                         .copied()
                         .unwrap_or("unknown");
                     return Err(self
@@ -294,13 +361,14 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
     }
 }
 
-/// `__metadata__`: a map of strings to strings, whose content the models do not need.
+/// `__metadata__`: a map of strings to strings (or `null`), whose content the models do
+/// not need.
 struct MetadataSeed;
 
 impl<'de> DeserializeSeed<'de> for MetadataSeed {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> core::result::Result<(), D::Error> {
-        d.deserialize_map(self)
+        d.deserialize_option(self)
     }
 }
 
@@ -309,6 +377,14 @@ impl<'de> Visitor<'de> for MetadataSeed {
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of strings to strings")
+    }
+
+    fn visit_none<E: de::Error>(self) -> core::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> core::result::Result<(), D::Error> {
+        d.deserialize_map(self)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> core::result::Result<(), A::Error> {
@@ -352,7 +428,11 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
     ) -> core::result::Result<RawEntry<'de>, A::Error> {
         let (mut dtype, mut shape, mut offsets) = (None, None, None);
         while let Some(key) = map.next_key::<&'de str>()? {
-            let duplicate = match key {
+            let field = ["dtype", "shape", "data_offsets"]
+                .into_iter()
+                .find(|f| json_str_eq(key, f))
+                .unwrap_or("");
+            let duplicate = match field {
                 "dtype" => dtype.replace(map.next_value::<&'de str>()?).is_some(),
                 "shape" => shape.replace(map.next_value_seed(ShapeSeed)?).is_some(),
                 "data_offsets" => offsets

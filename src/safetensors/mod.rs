@@ -21,13 +21,20 @@
 //!
 //! Tensor names and shapes are the models' own (`tok_emb` `[V, D]`, …, `b_out` `[V]`;
 //! word2vec `input` and `output`, `[V, D]`), so files written by NumPy or PyTorch with
-//! those names load directly. Reading checks everything before copying anything: the
-//! header is valid JSON (parsed by `serde-json-core`) no longer than
-//! [`MAX_HEADER_LEN`], every tensor of the model is present once with dtype `F32` and
-//! exactly the model's shape, no other tensor is, and the tensors' byte ranges lie in
-//! the data section and tile it exactly — no overlap, no hole, no trailing bytes. Each
-//! failure is an [`Error::Safetensors`](crate::Error::Safetensors) naming the tensor and
-//! the [`FormatProblem`](crate::FormatProblem).
+//! those names load directly. Reading checks everything before copying anything:
+//!
+//! - the header is at most [`MAX_HEADER_LEN`] bytes, inside the file, begins with `{`
+//!   and is valid UTF-8 JSON (parsed by `serde-json-core`; string escapes and list
+//!   commas, which that parser passes over, are checked first);
+//! - `__metadata__`, if present, maps strings to strings (or is `null`);
+//! - every tensor of the model is present exactly once, with dtype `F32`, exactly the
+//!   model's shape, and an entry of exactly `dtype`, `shape` and `data_offsets`; no
+//!   other tensor is;
+//! - the byte ranges lie in the data section, are `4 ×` the element count long, and
+//!   tile the section exactly: no overlap, no hole, no trailing bytes.
+//!
+//! Each failure is an [`Error::Safetensors`](crate::Error::Safetensors) naming the tensor
+//! (when the problem is one tensor's) and the [`FormatProblem`](crate::FormatProblem).
 //!
 //! ```
 //! use edgegrad::attention::{AttentionLm, AttentionWeights};
@@ -94,9 +101,19 @@ pub struct Aligned<B: ?Sized>(pub B);
 /// [`AttentionWeights::from_safetensors`](crate::attention::AttentionWeights::from_safetensors)
 /// can read the tensors where they are (in flash on a microcontroller).
 ///
-/// ```ignore
-/// static WEIGHTS: &[u8] = edgegrad::include_safetensors!("model.safetensors");
-/// let weights = AttentionWeights::<64, 64, 64, 64>::from_safetensors(WEIGHTS)?;
+/// The path is relative to the file that invokes the macro, as for `include_bytes!`:
+///
+/// ```
+/// use edgegrad::attention::AttentionWeights;
+/// // (13, 10, 12, 6): the shapes of this crate's test file, written by NumPy.
+/// static WEIGHTS: &[u8] = edgegrad::include_safetensors!(concat!(
+///     env!("CARGO_MANIFEST_DIR"),
+///     "/tests/data/numpy_lm.safetensors"
+/// ));
+/// assert_eq!(WEIGHTS.as_ptr() as usize % 64, 0);
+/// let weights = AttentionWeights::<13, 10, 12, 6>::from_safetensors(WEIGHTS)?;
+/// assert_eq!(weights.b_out.len(), 13);
+/// # Ok::<(), edgegrad::Error>(())
 /// ```
 #[macro_export]
 macro_rules! include_safetensors {

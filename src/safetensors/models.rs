@@ -80,9 +80,10 @@ impl<'a, const V: usize, const T: usize, const D: usize, const DK: usize>
     /// microcontroller they stay in flash and only the activations need RAM. The file
     /// is checked as by [`AttentionLm::load_safetensors`]; in addition each tensor must
     /// be 4-byte aligned in memory ([`FormatProblem::Misaligned`](crate::FormatProblem::Misaligned)
-    /// otherwise), which holds when the file starts at an address that is a multiple of
-    /// 8: embed it with [`include_safetensors!`](crate::include_safetensors), or read it
-    /// into an [`Aligned`](crate::safetensors::Aligned) buffer. Big-endian targets
+    /// otherwise). That holds for a file whose header is padded to a multiple of 8 bytes
+    /// (as edgegrad and the `safetensors` package write them) placed at an address that
+    /// is a multiple of 8: embed it with [`include_safetensors!`](crate::include_safetensors),
+    /// or read it into an [`Aligned`](crate::safetensors::Aligned) buffer. Big-endian targets
     /// cannot read little-endian data in place and get
     /// [`Error::InvalidParameter`](crate::Error::InvalidParameter).
     ///

@@ -110,6 +110,7 @@ pub(super) fn write_file(layout: &Layout, tensors: &[&[f32]], out: &mut [u8]) ->
             max: usize::MAX,
         });
     }
+    crate::error::check_len("safetensors tensors", layout.tensors.len(), tensors.len())?;
     for (spec, t) in layout.tensors.iter().zip(tensors) {
         crate::error::check_len(spec.name, spec.len(), t.len())?;
     }
