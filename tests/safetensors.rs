@@ -323,7 +323,7 @@ fn error_stays_small() {
 fn truncated_files_are_refused() {
     let m = model(6);
     let file = exported(&m);
-    let (header, data) = split(&file);
+    let (header, _) = split(&file);
     for len in [0, 1, 7] {
         refused(&file[..len], st(None, FormatProblem::TooShort { len }));
     }
