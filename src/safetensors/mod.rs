@@ -33,8 +33,8 @@
 //! - the byte ranges lie in the data section, are `4 ×` the element count long, and
 //!   tile the section exactly: no overlap, no hole, no trailing bytes.
 //!
-//! Each failure is an [`Error::Safetensors`](crate::Error::Safetensors) naming the tensor
-//! (when the problem is one tensor's) and the [`FormatProblem`](crate::FormatProblem).
+//! Each failure is an [`Error::Safetensors`] naming the tensor
+//! (when the problem is one tensor's) and the [`FormatProblem`].
 //!
 //! ```
 //! use edgegrad::attention::{AttentionLm, AttentionWeights};
@@ -84,7 +84,7 @@ pub use header::MAX_HEADER_LEN;
 /// (generation on such weights measured as fast as on an owned model, 5–9 % slower
 /// with the data only 8-aligned).
 ///
-/// Use it for a buffer to export into, or through [`include_safetensors!`] for a file
+/// Use it for a buffer to export into, or through [`include_safetensors!`](crate::include_safetensors) for a file
 /// embedded in the program.
 ///
 /// ```
