@@ -55,13 +55,6 @@ fn parse_reference(text: &str) -> Reference {
     }
 }
 
-/// The file's bytes at an 8-aligned address (a `Vec<u8>` guarantees no alignment).
-fn aligned_copy(bytes: &[u8]) -> Vec<u64> {
-    let mut words = vec![0_u64; bytes.len().div_ceil(8)];
-    bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-    words
-}
-
 fn check_against_reference(weights: Weights<'_>, reference: &Reference, what: &str) {
     let mut cache = Box::new(AttentionCache::<V, T, D, DK>::ZERO);
     let loss = weights.forward(&reference.tokens, &mut cache).unwrap();
@@ -106,8 +99,8 @@ fn numpy_file_gives_numpy_logits() {
     check_against_reference(model.weights(), &reference, "loaded model");
 
     // ...and read in place, from an aligned copy and from the embedded file.
-    let words = aligned_copy(&file);
-    let bytes = &bytemuck::cast_slice::<u64, u8>(&words)[..file.len()];
+    let copy = common::AlignedBytes::new(&file);
+    let bytes = copy.bytes();
     let weights = Weights::from_safetensors(bytes).unwrap();
     assert_eq!(weights, model.weights());
     check_against_reference(weights, &reference, "weights in place");

@@ -2,7 +2,7 @@
 //! place, every malformed case with its own error, and random mutations that never
 //! panic and never change the model.
 mod common;
-use common::Rng;
+use common::{AlignedBytes, Rng};
 use edgegrad::attention::{AttentionCache, AttentionLm, AttentionWeights, Decoder, Sampling};
 use edgegrad::safetensors::{Aligned, MAX_HEADER_LEN};
 use edgegrad::word2vec::Word2Vec;
@@ -113,16 +113,10 @@ fn refused(file: &[u8], expected: Error) -> String {
     let err = target.load_safetensors(file).unwrap_err();
     assert_eq!(err, expected);
     assert_eq!(*target, *before, "model changed by a refused file");
-    let words = aligned(file);
-    let bytes = &bytemuck::cast_slice::<u64, u8>(&words)[..file.len()];
+    let copy = AlignedBytes::new(file);
+    let bytes = copy.bytes();
     assert_eq!(Weights::from_safetensors(bytes).unwrap_err(), expected);
     err.to_string()
-}
-
-fn aligned(bytes: &[u8]) -> Vec<u64> {
-    let mut words = vec![0_u64; bytes.len().div_ceil(8)];
-    bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-    words
 }
 
 fn st(tensor: Option<&'static str>, problem: FormatProblem) -> Error {
@@ -201,8 +195,8 @@ fn weights_in_place_give_the_same_results() {
 fn misaligned_file_loads_by_copy_but_not_in_place() {
     let m = model(3);
     let file = exported(&m);
-    let words = aligned(&[&[0_u8][..], &file].concat());
-    let shifted = &bytemuck::cast_slice::<u64, u8>(&words)[1..1 + file.len()];
+    let copy = AlignedBytes::new(&[&[0_u8][..], &file].concat());
+    let shifted = &copy.bytes()[1..];
     let mut back = Box::new(Lm::ZERO);
     back.load_safetensors(shifted).unwrap();
     assert_eq!(*back, *m);
@@ -783,8 +777,8 @@ fn random_mutations_never_panic_or_change_the_model() {
                 let _ = e.to_string();
             }
         }
-        let words = aligned(&f);
-        let bytes = &bytemuck::cast_slice::<u64, u8>(&words)[..f.len()];
+        let copy = AlignedBytes::new(&f);
+        let bytes = copy.bytes();
         let _ = Weights::from_safetensors(bytes);
     }
     // Mutations of the data (and of insignificant spaces) still load.

@@ -100,16 +100,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// The eight tensors as flat row-major slices, in [`TENSOR_NAMES`](Self::TENSOR_NAMES)
     /// order.
     pub fn tensors(&self) -> [&[f32]; 8] {
-        [
-            self.tok_emb.as_slice(),
-            self.pos_emb.as_slice(),
-            self.w_q.as_slice(),
-            self.w_k.as_slice(),
-            self.w_v.as_slice(),
-            self.w_o.as_slice(),
-            self.w_out.as_slice(),
-            self.b_out.as_slice(),
-        ]
+        self.weights().tensors()
     }
 
     /// The eight tensors as mutable slices, in [`TENSOR_NAMES`](Self::TENSOR_NAMES) order.

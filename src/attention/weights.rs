@@ -70,12 +70,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     }
 }
 
-impl<const V: usize, const T: usize, const D: usize, const DK: usize>
-    AttentionWeights<'_, V, T, D, DK>
+impl<'a, const V: usize, const T: usize, const D: usize, const DK: usize>
+    AttentionWeights<'a, V, T, D, DK>
 {
     /// The eight tensors as flat row-major slices, in
     /// [`AttentionLm::TENSOR_NAMES`] order.
-    pub fn tensors(&self) -> [&[f32]; 8] {
+    pub fn tensors(&self) -> [&'a [f32]; 8] {
         [
             self.tok_emb.as_flattened(),
             self.pos_emb.as_flattened(),

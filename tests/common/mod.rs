@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a seeded generator, `f64` reference
-//! implementations, ulp distances and finite-difference gradient checks.
+//! implementations, ulp distances, finite-difference gradient checks, and aligned
+//! copies of byte buffers.
 #![allow(dead_code)]
 
 /// SplitMix64: a tiny, well-known, seedable generator; enough for test data.
@@ -228,4 +229,26 @@ pub fn attention_ref(
         f64::NAN
     };
     (logits, loss)
+}
+
+/// A copy of some bytes at an 8-aligned address (a `Vec<u8>` promises no alignment), so
+/// that safetensors weights can be read from it in place.
+pub struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    pub fn new(bytes: &[u8]) -> Self {
+        let mut words = vec![0_u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        AlignedBytes {
+            words,
+            len: bytes.len(),
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u64, u8>(&self.words)[..self.len]
+    }
 }
