@@ -1,0 +1,32 @@
+//! Any byte string given to the safetensors readers: no panic, and a refused file leaves
+//! the model as it was. Seed with `tests/data/numpy_lm.safetensors` (its shapes are the
+//! ones below).
+#![no_main]
+
+use edgegrad::attention::{AttentionLm, AttentionWeights};
+use edgegrad::safetensors::Aligned;
+use edgegrad::word2vec::Word2Vec;
+use libfuzzer_sys::fuzz_target;
+
+type Lm = AttentionLm<13, 10, 12, 6>;
+
+fuzz_target!(|data: &[u8]| {
+    let mut model = Box::new(Lm::ZERO);
+    model.b_out.row_mut(0)[0] = 1.5;
+    if model.load_safetensors(data).is_err() {
+        assert_eq!(model.b_out.row(0)[0], 1.5);
+        assert!(model.tok_emb.as_slice().iter().all(|&x| x == 0.0));
+    }
+    // In place, from an aligned copy and from a misaligned one.
+    let mut buf = Box::new(Aligned([0_u8; 1 << 16]));
+    if data.len() < buf.0.len() {
+        buf.0[..data.len()].copy_from_slice(data);
+        let _ = AttentionWeights::<13, 10, 12, 6>::from_safetensors(&buf.0[..data.len()]);
+        if data.len() + 1 < buf.0.len() {
+            buf.0[1..=data.len()].copy_from_slice(data);
+            let _ = AttentionWeights::<13, 10, 12, 6>::from_safetensors(&buf.0[1..=data.len()]);
+        }
+    }
+    let mut w2v = Box::new(Word2Vec::<8, 4>::ZERO);
+    let _ = w2v.load_safetensors(data);
+});
