@@ -66,7 +66,8 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
             max: MAX_HEADER_LEN,
         }));
     }
-    let Some((header, data)) = rest.split_at_checked(header_len as usize) else {
+    let split = usize::try_from(header_len).ok();
+    let Some((header, data)) = split.and_then(|n| rest.split_at_checked(n)) else {
         return Err(file(FormatProblem::HeaderPastEnd {
             header_len,
             file_len: bytes.len(),
