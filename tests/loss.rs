@@ -1,12 +1,9 @@
 //! Losses against `f64` references, their gradients by finite differences, properties.
 mod common;
-use common::{Rng, assert_close, logsumexp_ref, numeric_grad, softmax_ref};
+use common::{
+    Rng, assert_close, logsumexp_f64 as lse_f64, logsumexp_ref, numeric_grad, softmax_ref,
+};
 use edgegrad::{Error, MatMut, MatRef, kernels as k};
-
-fn lse_f64(x: &[f64]) -> f64 {
-    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
-}
 
 #[test]
 fn cross_entropy_matches_f64_and_its_gradient() {

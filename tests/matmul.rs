@@ -23,9 +23,10 @@ fn check(
     c0: &[f32],
     what: &str,
 ) {
-    let want = gemm_ref(m, n, kk, a, ta, b, tb);
-    let aa: Vec<f32> = a.iter().map(|v| v.abs()).collect();
-    let ba: Vec<f32> = b.iter().map(|v| v.abs()).collect();
+    let (a64, b64) = (common::to64(a), common::to64(b));
+    let want = gemm_ref(m, n, kk, &a64, ta, &b64, tb);
+    let aa: Vec<f64> = a64.iter().map(|v| v.abs()).collect();
+    let ba: Vec<f64> = b64.iter().map(|v| v.abs()).collect();
     let bound = gemm_ref(m, n, kk, &aa, ta, &ba, tb);
     for i in 0..m * n {
         let old = if beta == 0.0 {
@@ -315,14 +316,8 @@ fn gradient_products_match_finite_differences() {
         let b = rng.vec(kk * n, -1.0, 1.0);
         let g = rng.vec(m * n, -1.0, 1.0);
         let loss = |a: &[f64], b: &[f64]| {
-            let mut s = 0.0;
-            for i in 0..m {
-                for j in 0..n {
-                    let c: f64 = (0..kk).map(|p| a[i * kk + p] * b[p * n + j]).sum();
-                    s += g[i * n + j] as f64 * c;
-                }
-            }
-            s
+            let c = gemm_ref(m, n, kk, a, false, b, false);
+            c.iter().zip(&g).map(|(c, &g)| c * g as f64).sum::<f64>()
         };
         let b64 = common::to64(&b);
         let a64 = common::to64(&a);

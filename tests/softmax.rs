@@ -2,18 +2,12 @@
 //! finite-difference checks of the backward passes.
 mod common;
 use common::{
-    Rng, assert_close, lengths, log_softmax_ref, logsumexp_ref, numeric_grad, softmax_ref,
+    Rng, assert_close, lengths, log_softmax_ref, logsumexp_ref, numeric_grad, softmax_f64,
+    softmax_ref,
 };
 use edgegrad::{Error, MatMut, MatRef, kernels as k};
 
 const NEG: f32 = f32::NEG_INFINITY;
-
-fn softmax_f64(x: &[f64]) -> Vec<f64> {
-    let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = x.iter().map(|v| (v - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.iter().map(|v| v / s).collect()
-}
 
 #[test]
 fn forward_matches_f64_on_every_length() {

@@ -35,8 +35,7 @@ fn loss_ref(
         }
         Objective::Softmax => {
             let z: Vec<f64> = (0..V).map(dot).collect();
-            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            m + z.iter().map(|x| (x - m).exp()).sum::<f64>().ln() - z[target]
+            common::logsumexp_f64(&z) - z[target]
         }
     }
 }
@@ -102,12 +101,9 @@ fn one_step_is_sgd_on_the_exact_gradient() {
             // output vectors
             let after_out = model.output.as_slice();
             for idx in 0..V * D {
-                let mut o = before_out.clone();
-                o[idx] += eps;
-                let lp = loss_ref(objective, &h, &o, target as usize, &negatives);
-                o[idx] -= 2.0 * eps;
-                let lm = loss_ref(objective, &h, &o, target as usize, &negatives);
-                let g = (lp - lm) / (2.0 * eps);
+                let g = common::central_diff(&mut before_out.clone(), idx, eps, |o| {
+                    loss_ref(objective, &h, o, target as usize, &negatives)
+                });
                 let step = (after_out[idx] as f64 - before_out[idx]) / -lr as f64;
                 assert!(
                     (step - g).abs() <= 2e-3 * g.abs().max(0.05),
@@ -117,12 +113,9 @@ fn one_step_is_sgd_on_the_exact_gradient() {
             // input vectors: each input row moved by −lr·∂loss/∂h, others not at all
             let after_in = model.input.as_slice();
             for c in 0..D {
-                let mut hp = h.clone();
-                hp[c] += eps;
-                let lp = loss_ref(objective, &hp, &before_out, target as usize, &negatives);
-                hp[c] -= 2.0 * eps;
-                let lm = loss_ref(objective, &hp, &before_out, target as usize, &negatives);
-                let g = (lp - lm) / (2.0 * eps);
+                let g = common::central_diff(&mut h.clone(), c, eps, |hp| {
+                    loss_ref(objective, hp, &before_out, target as usize, &negatives)
+                });
                 for row in 0..V {
                     let step = (after_in[row * D + c] as f64 - before_in[row * D + c]) / -lr as f64;
                     if inputs.contains(&(row as u16)) {

@@ -90,26 +90,32 @@ pub fn to64(x: &[f32]) -> Vec<f64> {
 
 // ---- f64 references -------------------------------------------------------------------
 
-pub fn max_ref(x: &[f32]) -> f64 {
-    x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64))
-}
-
-pub fn logsumexp_ref(x: &[f32]) -> f64 {
-    let m = max_ref(x);
+/// `log Σ exp(x)`, max-shifted; `-inf` for an empty or all-`-inf` row.
+pub fn logsumexp_f64(x: &[f64]) -> f64 {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if m == f64::NEG_INFINITY {
         return m;
     }
-    m + x.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln()
+    m + x.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
 }
 
-pub fn softmax_ref(x: &[f32]) -> Vec<f64> {
-    let m = max_ref(x);
+/// `softmax(x)`, max-shifted; zeros for an all-`-inf` row.
+pub fn softmax_f64(x: &[f64]) -> Vec<f64> {
+    let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if m == f64::NEG_INFINITY {
         return vec![0.0; x.len()];
     }
-    let e: Vec<f64> = x.iter().map(|&v| (v as f64 - m).exp()).collect();
+    let e: Vec<f64> = x.iter().map(|v| (v - m).exp()).collect();
     let s: f64 = e.iter().sum();
     e.iter().map(|v| v / s).collect()
+}
+
+pub fn logsumexp_ref(x: &[f32]) -> f64 {
+    logsumexp_f64(&to64(x))
+}
+
+pub fn softmax_ref(x: &[f32]) -> Vec<f64> {
+    softmax_f64(&to64(x))
 }
 
 pub fn log_softmax_ref(x: &[f32]) -> Vec<f64> {
@@ -125,9 +131,9 @@ pub fn gemm_ref(
     m: usize,
     n: usize,
     k: usize,
-    a: &[f32],
+    a: &[f64],
     ta: bool,
-    b: &[f32],
+    b: &[f64],
     tb: bool,
 ) -> Vec<f64> {
     let mut c = vec![0.0; m * n];
@@ -137,7 +143,7 @@ pub fn gemm_ref(
             for p in 0..k {
                 let av = if ta { a[p * m + i] } else { a[i * k + p] };
                 let bv = if tb { b[j * k + p] } else { b[p * n + j] };
-                s += av as f64 * bv as f64;
+                s += av * bv;
             }
             c[i * n + j] = s;
         }
@@ -150,16 +156,20 @@ pub fn gemm_ref(
 pub fn numeric_grad(x: &[f32], h: f64, f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
     let mut xp: Vec<f64> = to64(x);
     (0..x.len())
-        .map(|i| {
-            let orig = xp[i];
-            xp[i] = orig + h;
-            let fp = f(&xp);
-            xp[i] = orig - h;
-            let fm = f(&xp);
-            xp[i] = orig;
-            (fp - fm) / (2.0 * h)
-        })
+        .map(|i| central_diff(&mut xp, i, h, &f))
         .collect()
+}
+
+/// `(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h`, the central difference of `f` along coordinate
+/// `i`; `x` is restored afterwards.
+pub fn central_diff(x: &mut [f64], i: usize, h: f64, f: impl Fn(&[f64]) -> f64) -> f64 {
+    let orig = x[i];
+    x[i] = orig + h;
+    let fp = f(x);
+    x[i] = orig - h;
+    let fm = f(x);
+    x[i] = orig;
+    (fp - fm) / (2.0 * h)
 }
 
 /// Lengths that exercise every SIMD tail: 1..=67 and some larger ones.
@@ -204,11 +214,9 @@ pub fn attention_ref(
         let s: Vec<f64> = (0..=i)
             .map(|j| q[i].iter().zip(&k[j]).map(|(a, b)| a * b).sum::<f64>() / (dk as f64).sqrt())
             .collect();
-        let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
-        let z: f64 = e.iter().sum();
+        let p = softmax_f64(&s);
         let ctx: Vec<f64> = (0..dk)
-            .map(|c| (0..=i).map(|j| e[j] / z * vv[j][c]).sum())
+            .map(|c| (0..=i).map(|j| p[j] * vv[j][c]).sum())
             .collect();
         let attn = matvec(&ctx, wo, d);
         let h1: Vec<f64> = h0[i].iter().zip(&attn).map(|(a, b)| a + b).collect();
@@ -218,9 +226,7 @@ pub fn attention_ref(
         }
         if i + 1 < l {
             let r = &logits[i * v..(i + 1) * v];
-            let m = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let lse = m + r.iter().map(|x| (x - m).exp()).sum::<f64>().ln();
-            loss += lse - r[tokens[i + 1] as usize];
+            loss += logsumexp_f64(r) - r[tokens[i + 1] as usize];
         }
     }
     let loss = if l > 1 {
