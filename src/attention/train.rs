@@ -2,7 +2,7 @@
 //! of the kernels.
 
 use crate::error::{Error, Result};
-use crate::kernels::{self as k, Accum, Adam, MatMut, MatRef};
+use crate::kernels::{self as k, Accum, Adam, AdamStep, MatMut, MatRef};
 
 use super::cache::AttentionCache;
 use super::forward::score_scale;
@@ -50,6 +50,13 @@ impl Optimizer {
         }
         Ok(())
     }
+}
+
+/// One step's update rule, with Adam's per-step constants computed once for all tensors.
+enum Update {
+    Sgd(f32),
+    Momentum(f32, f32),
+    Adam(AdamStep),
 }
 
 /// Settings of [`AttentionLm::train_step`].
@@ -212,28 +219,25 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         cfg: &TrainConfig,
     ) -> Result<f32> {
         cfg.optimizer.validate()?;
-        let norm = match cfg.max_grad_norm {
-            Some(max) => k::clip_grad_norm(&mut grads.tensors_mut(), max)?,
-            None => {
-                let n = k::global_norm(&grads.tensors());
-                if !n.is_finite() {
-                    return Err(Error::NonFinite {
-                        what: "attention gradients",
-                        index: 0,
-                    });
-                }
-                n
-            }
+        let t = state.t.saturating_add(1);
+        let update = match cfg.optimizer {
+            Optimizer::Sgd { lr } => Update::Sgd(lr),
+            Optimizer::Momentum { lr, momentum } => Update::Momentum(lr, momentum),
+            Optimizer::Adam(adam) => Update::Adam(adam.prepare(t)?),
         };
-        state.t = state.t.saturating_add(1);
-        let t = state.t;
+        // Without a limit, clipping only checks that the gradients are finite.
+        let norm = k::clip_grad_norm(
+            &mut grads.tensors_mut(),
+            cfg.max_grad_norm.unwrap_or(f32::INFINITY),
+        )?;
+        state.t = t;
         let params = self.tensors_mut();
         let moments = state.m.tensors_mut().into_iter().zip(state.v.tensors_mut());
         for ((p, g), (m, v)) in params.into_iter().zip(grads.tensors()).zip(moments) {
-            match cfg.optimizer {
-                Optimizer::Sgd { lr } => k::sgd(p, g, lr)?,
-                Optimizer::Momentum { lr, momentum } => k::sgd_momentum(p, g, m, lr, momentum)?,
-                Optimizer::Adam(adam) => adam.step(t, p, g, m, v)?,
+            match update {
+                Update::Sgd(lr) => k::sgd(p, g, lr)?,
+                Update::Momentum(lr, momentum) => k::sgd_momentum(p, g, m, lr, momentum)?,
+                Update::Adam(step) => step.apply(p, g, m, v)?,
             }
         }
         Ok(norm)

@@ -30,7 +30,7 @@ pub use loss::{
 pub use matmul::{
     Accum, Trans, add_bias, col_sum, gemm, matmul, matmul_nt, matmul_tn, matvec, vecmat,
 };
-pub use optim::{Adam, accumulate, clip_grad_norm, sgd, sgd_momentum, zero_grads};
+pub use optim::{Adam, AdamStep, accumulate, clip_grad_norm, sgd, sgd_momentum, zero_grads};
 pub use reduce::{dot, global_norm, max, max_abs, norm, sq_norm, sum};
 pub use softmax::{
     log_softmax, log_softmax_backward, log_softmax_backward_rows, log_softmax_rows, logsumexp,

@@ -148,9 +148,25 @@ impl Adam {
         m: &mut [f32],
         v: &mut [f32],
     ) -> Result<()> {
-        check_len("adam grads", params.len(), grads.len())?;
-        check_len("adam m", params.len(), m.len())?;
-        check_len("adam v", params.len(), v.len())?;
+        self.prepare(t)?.apply(params, grads, m, v)
+    }
+
+    /// The update of step `t ≥ 1` with its bias corrections `1 − β₁ᵗ`, `1 − β₂ᵗ`
+    /// computed once, to [`apply`](AdamStep::apply) to each tensor of a model: what
+    /// [`step`](Self::step) does for one tensor, without repeating the checks and the
+    /// powers per tensor.
+    ///
+    /// ```
+    /// use edgegrad::kernels::Adam;
+    /// let (mut w, mut b) = ([1.0_f32; 3], [0.5_f32]);
+    /// let (mut mw, mut vw, mut mb, mut vb) = ([0.0; 3], [0.0; 3], [0.0], [0.0]);
+    /// let update = Adam::with_lr(0.1).prepare(1)?;
+    /// update.apply(&mut w, &[1.0, -2.0, 0.0], &mut mw, &mut vw)?;
+    /// update.apply(&mut b, &[3.0], &mut mb, &mut vb)?;
+    /// assert!((w[0] - 0.9).abs() < 1e-6 && (b[0] - 0.4).abs() < 1e-6);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn prepare(&self, t: u32) -> Result<AdamStep> {
         self.validate()?;
         if t == 0 {
             return Err(Error::InvalidParameter {
@@ -158,14 +174,52 @@ impl Adam {
                 expected: "t >= 1 (steps count from 1)",
             });
         }
-        let t = t.min(i32::MAX as u32) as i32;
         let bc1 = 1.0 - libm::powf(self.beta1, t as f32);
         let bc2 = 1.0 - libm::powf(self.beta2, t as f32);
-        let step = splat(self.lr / bc1);
-        let inv_sqrt_bc2 = splat(1.0 / libm::sqrtf(bc2));
+        Ok(AdamStep {
+            step: self.lr / bc1,
+            inv_sqrt_bc2: 1.0 / libm::sqrtf(bc2),
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            decay: 1.0 - self.lr * self.weight_decay,
+        })
+    }
+}
+
+/// One Adam step with its constants computed ([`Adam::prepare`]), ready to apply to
+/// each parameter tensor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// `lr / (1 − β₁ᵗ)`.
+    step: f32,
+    /// `1 / √(1 − β₂ᵗ)`.
+    inv_sqrt_bc2: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    /// `1 − lr·λ`.
+    decay: f32,
+}
+
+impl AdamStep {
+    /// Updates one tensor in place (the formulas of [`Adam::step`]); `grads`, `m` and
+    /// `v` must have the length of `params`.
+    pub fn apply(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) -> Result<()> {
+        check_len("adam grads", params.len(), grads.len())?;
+        check_len("adam m", params.len(), m.len())?;
+        check_len("adam v", params.len(), v.len())?;
+        let step = splat(self.step);
+        let inv_sqrt_bc2 = splat(self.inv_sqrt_bc2);
         let (b1, b2) = (splat(self.beta1), splat(self.beta2));
         let (c1, c2) = (splat(1.0 - self.beta1), splat(1.0 - self.beta2));
-        let decay = splat(1.0 - self.lr * self.weight_decay);
+        let decay = splat(self.decay);
         let eps = splat(self.eps);
         simd::update([params, m, v], [grads], |[p, m, v], [g]| {
             let m = b1.mul_add(m, c1 * g);

@@ -128,9 +128,11 @@ pub fn max_abs(x: &[f32]) -> f32 {
 #[must_use]
 pub fn global_norm(xs: &[&[f32]]) -> f32 {
     let s: f32 = xs.iter().map(|x| sq_norm(x)).sum();
-    if s.is_normal() || s == 0.0 && xs.iter().all(|x| max_abs(x) == 0.0) {
+    if s.is_normal() {
         return libm::sqrtf(s);
     }
+    // Zero, subnormal, infinite or NaN: rescale by the largest magnitude (which is also
+    // the answer when it is 0, infinite or NaN).
     let scale = xs
         .iter()
         .map(|x| max_abs(x))
