@@ -7,6 +7,7 @@ use crate::kernels::softmax::checked_max;
 use crate::kernels::{self as k, Accum};
 use crate::tensor::{Matrix, view_of};
 
+use super::forward::score_scale;
 use super::model::AttentionLm;
 use super::weights::AttentionWeights;
 use crate::random::uniform01;
@@ -156,7 +157,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             scores,
             Accum::Overwrite,
         )?;
-        k::scale(1.0 / libm::sqrtf(DK as f32), scores);
+        k::scale(score_scale::<DK>(), scores);
         k::softmax_in_place(scores)?;
         k::vecmat(
             scores,
@@ -200,9 +201,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         let logits = self.logits.row(0);
         let max = checked_max("decoder logits", logits)?;
         let (temperature, top_k) = match sampling {
+            // The first token holding the maximum.
             Sampling::Greedy => {
-                let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
-                return Ok(best as u16);
+                return Ok(logits.iter().position(|&l| l == max).unwrap_or(0) as u16);
             }
             Sampling::Temperature(t) => (t, V),
             Sampling::TopK { k, temperature } => (temperature, k),

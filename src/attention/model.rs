@@ -92,11 +92,6 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         "tok_emb", "pos_emb", "w_q", "w_k", "w_v", "w_o", "w_out", "b_out",
     ];
 
-    /// Number of parameters (same as [`PARAMETERS`](Self::PARAMETERS)).
-    pub const fn parameter_count(&self) -> usize {
-        Self::PARAMETERS
-    }
-
     /// The eight tensors as flat row-major slices, in [`TENSOR_NAMES`](Self::TENSOR_NAMES)
     /// order.
     pub fn tensors(&self) -> [&[f32]; 8] {

@@ -2,7 +2,7 @@
 //! of the kernels.
 
 use crate::error::{Error, Result};
-use crate::kernels::{self as k, Accum, Adam, AdamStep, MatMut, MatRef};
+use crate::kernels::{self as k, Accum, Adam, AdamStep, MatMut, MatRef, Trans};
 
 use super::cache::AttentionCache;
 use super::forward::score_scale;
@@ -131,18 +131,20 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
                 expected: "a forward pass with a loss",
             });
         }
-        // The last position has no target.
-        c.dlogits.row_mut(l - 1).fill(0.0);
-        let dlogits = c.dlogits.top(l)?;
-        k::matmul_tn(c.h1.top(l)?, dlogits, grads.w_out.view_mut(), Accum::Add)?;
+        // The last position has no target: its logits' gradient is zero, so the
+        // vocabulary-wide products run over the first l − 1 rows only.
+        let n = l - 1;
+        let dlogits = c.dlogits.top(n)?;
+        k::matmul_tn(c.h1.top(n)?, dlogits, grads.w_out.view_mut(), Accum::Add)?;
         k::col_sum(dlogits, grads.b_out.as_mut_slice(), Accum::Add)?;
         // dh1 = dlogits·w_outᵀ; it becomes dh0 below (the residual passes it through).
         k::matmul_nt(
             dlogits,
             self.w_out.view(),
-            c.dh1.top_mut(l)?,
+            c.dh1.top_mut(n)?,
             Accum::Overwrite,
         )?;
+        c.dh1.row_mut(n).fill(0.0);
         k::matmul_tn(
             c.ctx.top(l)?,
             c.dh1.top(l)?,
@@ -165,7 +167,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             Accum::Overwrite,
         )?;
         k::matmul_tn(p, c.dctx.top(l)?, c.dv.top_mut(l)?, Accum::Overwrite)?;
-        // Causal softmax rows, then the score scale.
+        // Causal softmax rows; the score scale goes into the products below.
         let ds = &mut c.ds.as_mut_slice()[..l * l];
         for (i, ((pr, dpr), dsr)) in p
             .row_iter()
@@ -177,10 +179,27 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             k::softmax_backward(&pr[..=i], &dpr[..=i], visible)?;
             future.fill(0.0);
         }
-        k::scale(score_scale::<DK>(), ds);
         let ds = MatRef::new(ds, l, l)?;
-        k::matmul(ds, c.k.top(l)?, c.dq.top_mut(l)?, Accum::Overwrite)?;
-        k::matmul_tn(ds, c.q.top(l)?, c.dk.top_mut(l)?, Accum::Overwrite)?;
+        let scale = score_scale::<DK>();
+        // dq = ds·k/√DK, dk = dsᵀ·q/√DK
+        k::gemm(
+            scale,
+            ds,
+            Trans::N,
+            c.k.top(l)?,
+            Trans::N,
+            0.0,
+            c.dq.top_mut(l)?,
+        )?;
+        k::gemm(
+            scale,
+            ds,
+            Trans::T,
+            c.q.top(l)?,
+            Trans::N,
+            0.0,
+            c.dk.top_mut(l)?,
+        )?;
         // Projections: weight gradients, and their inputs' gradients added to dh0.
         let h0 = c.h0.top(l)?;
         for (dx, w, dw) in [
