@@ -7,6 +7,7 @@ use rand_core::RngCore;
 use crate::error::{Error, Result, check_index};
 use crate::kernels::{self as k, Accum, MatRef, Trans};
 use crate::random::{below, uniform01};
+use crate::simd::{self, splat};
 use crate::vocab::UNK;
 
 use super::model::Word2Vec;
@@ -246,14 +247,14 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         };
         let norm: f64 = (0..counts.len()).map(weight).sum();
         let mut id = 0;
+        let mut share = weight(0) / norm;
         let mut cumulative = 0.0;
         for (slot, entry) in self.table.iter_mut().enumerate() {
             let position = (slot as f64 + 0.5) / TABLE as f64;
-            while id + 1 < counts.len()
-                && (weight(id) == 0.0 || cumulative + weight(id) / norm < position)
-            {
-                cumulative += weight(id) / norm;
+            while id + 1 < counts.len() && (share == 0.0 || cumulative + share < position) {
+                cumulative += share;
                 id += 1;
+                share = weight(id) / norm;
             }
             *entry = id as u16;
         }
@@ -293,18 +294,6 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         Ok(stats)
     }
 
-    /// Trains on a whole token stream, cut into sentences of `S` words (a
-    /// host convenience; for real sentence boundaries call
-    /// [`train_sentence`](Self::train_sentence) per sentence).
-    pub fn train_tokens<R: RngCore + ?Sized>(
-        &mut self,
-        model: &mut Word2Vec<V, D>,
-        tokens: &[u16],
-        rng: &mut R,
-    ) -> Result<TrainStats> {
-        self.train_sentence(model, tokens, rng)
-    }
-
     fn train_piece<R: RngCore + ?Sized>(
         &mut self,
         model: &mut Word2Vec<V, D>,
@@ -335,7 +324,7 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
                 Architecture::SkipGram => {
                     for j in (lo..=hi).filter(|&j| j != i) {
                         let target = self.sentence[j];
-                        let negatives = self.draw_negatives(target, rng);
+                        let negatives = self.draw_negatives(rng);
                         stats.loss +=
                             f64::from(self.step_with(model, &[centre], target, negatives, lr)?);
                         stats.predictions += 1;
@@ -352,7 +341,7 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
                     if c == 0 {
                         continue;
                     }
-                    let negatives = self.draw_negatives(centre, rng);
+                    let negatives = self.draw_negatives(rng);
                     stats.loss +=
                         f64::from(self.step_with(model, &context[..c], centre, negatives, lr)?);
                     stats.predictions += 1;
@@ -362,17 +351,14 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         Ok(())
     }
 
-    /// Draws the noise words for one prediction into the scratch; returns how many.
-    fn draw_negatives<R: RngCore + ?Sized>(&mut self, target: u16, rng: &mut R) -> usize {
+    /// Draws the noise words for one prediction into the scratch; returns how many. (A
+    /// draw equal to the target is skipped by [`step`](Self::step), as in word2vec.)
+    fn draw_negatives<R: RngCore + ?Sized>(&mut self, rng: &mut R) -> usize {
         let Objective::NegativeSampling(count) = self.config.objective else {
             return 0;
         };
         for slot in &mut self.negatives[..count] {
             *slot = self.table[below(rng, TABLE)];
-            if *slot == target {
-                // word2vec skips a noise word equal to the target; mark it so.
-                *slot = UNK;
-            }
         }
         count
     }
@@ -447,9 +433,12 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
                     let out = model.output.row_mut(usize::from(word));
                     let (l, g) = k::logistic_loss(k::dot(&self.h, out)?, positive)?;
                     loss += l;
-                    // ∂loss/∂h += g·out (with out before its update), then out -= lr·g·h
-                    k::axpy(g, out, &mut self.neu1e)?;
-                    k::axpy(-lr * g, &self.h, out)?;
+                    // ∂loss/∂h += g·out (with out before its update), then out -= lr·g·h:
+                    // two axpys fused into one pass over the D elements.
+                    let (gv, step) = (splat(g), splat(-lr * g));
+                    simd::update([&mut self.neu1e[..], out], [&self.h[..]], |[e, o], [h]| {
+                        [o.mul_add(gv, e), h.mul_add(step, o)]
+                    });
                 }
                 loss
             }
