@@ -392,6 +392,26 @@ pub(crate) fn check_len(what: &'static str, expected: usize, found: usize) -> Re
     }
 }
 
+/// Checks that a length lies in `min..=max`.
+#[inline]
+pub(crate) fn check_len_range(
+    what: &'static str,
+    found: usize,
+    min: usize,
+    max: usize,
+) -> Result<()> {
+    if (min..=max).contains(&found) {
+        Ok(())
+    } else {
+        Err(Error::InvalidLength {
+            what,
+            found,
+            min,
+            max,
+        })
+    }
+}
+
 /// Checks that an index is below its bound.
 #[inline]
 pub(crate) fn check_index(what: &'static str, index: usize, len: usize) -> Result<()> {

@@ -4,7 +4,7 @@
 //! declare their parameters, gradients and activations with it, so every shape check
 //! between them happens at compile time, and hand the kernels zero-cost slice views.
 
-use crate::error::{Error, Result};
+use crate::error::{Result, check_len_range};
 use crate::kernels::{MatMut, MatRef};
 
 /// A row-major `R × C` matrix of `f32`, stored inline (no heap).
@@ -62,14 +62,14 @@ impl<const R: usize, const C: usize> Matrix<R, C> {
     /// The first `rows` rows as a kernel view ([`Error::InvalidLength`] if `rows > R`).
     #[inline]
     pub fn top(&self, rows: usize) -> Result<MatRef<'_>> {
-        check_rows(rows, R)?;
+        check_len_range("matrix rows", rows, 0, R)?;
         Ok(MatRef::from_rows(&self.as_slice()[..rows * C], rows, C))
     }
 
     /// The first `rows` rows as a mutable kernel view.
     #[inline]
     pub fn top_mut(&mut self, rows: usize) -> Result<MatMut<'_>> {
-        check_rows(rows, R)?;
+        check_len_range("matrix rows", rows, 0, R)?;
         Ok(MatMut::from_rows(
             &mut self.as_mut_slice()[..rows * C],
             rows,
@@ -107,17 +107,4 @@ impl<const R: usize, const C: usize> Matrix<R, C> {
 #[inline]
 pub(crate) fn view_of<const R: usize, const C: usize>(rows: &[[f32; C]; R]) -> MatRef<'_> {
     MatRef::from_rows(rows.as_flattened(), R, C)
-}
-
-fn check_rows(rows: usize, max: usize) -> Result<()> {
-    if rows <= max {
-        Ok(())
-    } else {
-        Err(Error::InvalidLength {
-            what: "matrix rows",
-            found: rows,
-            min: 0,
-            max,
-        })
-    }
 }

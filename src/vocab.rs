@@ -210,7 +210,10 @@ impl<const V: usize, const L: usize> Vocab<V, L> {
 
     /// The word of `id` (`"<unk>"` for [`UNK`], `""` past [`len`](Self::len)).
     pub fn word(&self, id: u16) -> &str {
-        self.words.get(usize::from(id)).map_or("", |w| w.as_str())
+        // Only the first `len` slots are words; a rebuild leaves older ones behind.
+        self.words[..self.len]
+            .get(usize::from(id))
+            .map_or("", |w| w.as_str())
     }
 
     /// How often `id` occurred when the vocabulary was built (for [`UNK`]: every

@@ -310,6 +310,21 @@ fn tokenizer_and_vocabulary() {
 }
 
 #[test]
+fn rebuilt_vocabulary_forgets_its_old_words() {
+    let mut v = Box::new(Vocab::<4, 8>::ZERO);
+    let mut b = VocabBuilder::<16, 8>::new();
+    b.add_text("a a b b c c").unwrap();
+    b.build(1, &mut v);
+    assert_eq!(v.len(), 4);
+    let mut fewer = VocabBuilder::<16, 8>::new();
+    fewer.add_text("z z").unwrap();
+    fewer.build(1, &mut v);
+    assert_eq!(v.len(), 2);
+    assert_eq!((v.word(1), v.word(2), v.word(3)), ("z", "", ""));
+    assert_eq!((v.id("a"), v.count(2)), (UNK, 0));
+}
+
+#[test]
 fn text_format_round_trip_and_errors() {
     let mut vocab = Box::new(Vocab::<5, 8>::ZERO);
     vocab

@@ -2,7 +2,7 @@
 
 use rand_core::RngCore;
 
-use crate::error::{Error, Result, check_index};
+use crate::error::{Error, Result, check_index, check_len_range};
 use crate::kernels::softmax::checked_max;
 use crate::kernels::{self as k, Accum};
 use crate::tensor::{Matrix, view_of};
@@ -125,14 +125,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         let model = model.into();
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
-        if t >= T {
-            return Err(Error::InvalidLength {
-                what: "decoded positions",
-                found: t + 1,
-                min: 1,
-                max: T,
-            });
-        }
+        check_len_range("decoded positions", t + 1, 1, T)?;
         let h0 = self.h0.row_mut(0);
         k::add(&model.tok_emb[usize::from(token)], &model.pos_emb[t], h0)?;
         let h0 = self.h0.row(0);

@@ -2,7 +2,7 @@
 
 use rand_core::RngCore;
 
-use crate::error::{Error, Result, check_index};
+use crate::error::{Result, check_index, check_len_range};
 use crate::random::fill_uniform;
 use crate::tensor::Matrix;
 
@@ -148,14 +148,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
 
     /// Checks a token sequence: length in `min..=T` and every id below `V`.
     pub(crate) fn check_tokens(tokens: &[u16], min: usize) -> Result<()> {
-        if tokens.len() < min || tokens.len() > T {
-            return Err(Error::InvalidLength {
-                what: "token sequence",
-                found: tokens.len(),
-                min,
-                max: T,
-            });
-        }
+        check_len_range("token sequence", tokens.len(), min, T)?;
         for &t in tokens {
             check_index("token id", usize::from(t), V)?;
         }
