@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result, check_index, check_len, check_same_shape};
 use crate::kernels::reduce::sum;
-use crate::kernels::softmax::{checked_max, exp_shifted, in_row, logsumexp};
+use crate::kernels::softmax::{checked_max, exp_shifted, in_row, logsumexp, softmax_into};
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, splat};
 
@@ -11,17 +11,12 @@ use crate::simd::{self, splat};
 /// `−ln softmax(z)[t] = (m − z_t) + ln Σ exp(z − m)`. `t < z.len()` is checked by the
 /// caller.
 fn cross_entropy_row(z: &[f32], t: usize, grad: &mut [f32], scale: f32) -> Result<f32> {
-    let m = checked_max("cross_entropy logits", z)?;
+    let (m, s) = softmax_into(grad, Some(z), "cross_entropy logits", scale)?;
+    grad[t] -= scale;
     if m == f32::NEG_INFINITY {
         // Every class masked: the target has probability 0.
-        grad.fill(0.0);
-        grad[t] = -scale;
         return Ok(f32::INFINITY);
     }
-    let s = exp_shifted(grad, Some(z), m);
-    let k = splat(scale / s);
-    simd::update([grad], [], |[g], []| [g * k]);
-    grad[t] -= scale;
     Ok((m - z[t]) + simd::ln_f32(s))
 }
 

@@ -53,17 +53,24 @@ fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
     ))
 }
 
-/// Softmax in place on `io` (when `x` is `None`) or from `x` into `io`.
-fn softmax_into(io: &mut [f32], x: Option<&[f32]>, what: &'static str) -> Result<()> {
+/// `scale·softmax` in place on `io` (when `x` is `None`) or from `x` into `io`. Returns
+/// the maximum `m` and `Σ exp(x − m)` (`(-inf, 0)` for a fully masked row, which gives
+/// zeros), from which the fused cross-entropy takes its loss.
+pub(crate) fn softmax_into(
+    io: &mut [f32],
+    x: Option<&[f32]>,
+    what: &'static str,
+    scale: f32,
+) -> Result<(f32, f32)> {
     let m = checked_max(what, x.unwrap_or(io))?;
     if m == f32::NEG_INFINITY {
         io.fill(0.0);
-        return Ok(());
+        return Ok((m, 0.0));
     }
     let s = exp_shifted(io, x, m);
-    let inv = splat(1.0 / s);
-    simd::update([io], [], |[y], []| [y * inv]);
-    Ok(())
+    let k = splat(scale / s);
+    simd::update([io], [], |[y], []| [y * k]);
+    Ok((m, s))
 }
 
 /// `y = softmax(x)`: `yᵢ = exp(xᵢ − m) / Σⱼ exp(xⱼ − m)` with `m = maxⱼ xⱼ`.
@@ -81,7 +88,7 @@ fn softmax_into(io: &mut [f32], x: Option<&[f32]>, what: &'static str) -> Result
 /// ```
 pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<()> {
     check_len("softmax output", x.len(), y.len())?;
-    softmax_into(y, Some(x), "softmax input")
+    softmax_into(y, Some(x), "softmax input", 1.0).map(|_| ())
 }
 
 /// Softmax in place: `x ← softmax(x)`. On error `x` is unchanged.
@@ -93,7 +100,7 @@ pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<()> {
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
 pub fn softmax_in_place(x: &mut [f32]) -> Result<()> {
-    softmax_into(x, None, "softmax input")
+    softmax_into(x, None, "softmax input", 1.0).map(|_| ())
 }
 
 /// `y = log_softmax(x)`: `yᵢ = (xᵢ − m) − ln Σⱼ exp(xⱼ − m)`, computed in that order.
