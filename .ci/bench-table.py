@@ -3,13 +3,13 @@
 
 Usage: cargo bench --bench matmul -- --output-format bencher | python3 .ci/bench-table.py
 Each row is one benchmark input; columns are the implementations' times and the
-ratio of each baseline's time to edgegrad's (above 1 means edgegrad is faster).
+ratio of each baseline's time to edgegrad's (above 1 means edgegrad is faster). Groups
+without an "edgegrad" entry (the model benches) get their times and no ratios.
 """
 import re
 import sys
-from collections import OrderedDict
 
-rows = OrderedDict()
+rows = {}
 for line in sys.stdin:
     m = re.match(r"test (\S+) \.\.\. bench:\s+([\d,]+) ns/iter", line)
     if not m:
@@ -32,6 +32,9 @@ for (group, param), r in rows.items():
     for o in others:
         if o in r and e:
             cells.append(f"{r[o]:,} ns ({r[o] / e:.2f}×)")
+        elif o in r:
+            cells.append(f"{r[o]:,} ns")
         else:
             cells.append("–")
-    print(f"| {group} | {param} | {e:,} ns | " + " | ".join(cells) + " |")
+    own = f"{e:,} ns" if e else "–"
+    print(f"| {group} | {param} | {own} | " + " | ".join(cells) + " |")

@@ -9,7 +9,8 @@
 //! Run: `cargo bench --bench attention`. Throughput is in tokens per second (the
 //! sequence's `T` tokens for forward and training, one token per generation step).
 use std::hint::black_box;
-use std::time::Duration;
+
+mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgegrad::attention::{
@@ -90,12 +91,5 @@ fn benches(c: &mut Criterion) {
     bench_size::<256, 64, 64, 64>(c);
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(20)
-}
-
-criterion_group! { name = attention; config = config(); targets = benches }
+criterion_group! { name = attention; config = common::config(300, 1000, 20); targets = benches }
 criterion_main!(attention);

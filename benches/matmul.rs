@@ -7,7 +7,8 @@
 //! `gemm`, NT as `gemm_tr`); it has no kernel for the row-major TN layout without a
 //! copy, so it is not run there.
 use std::hint::black_box;
-use std::time::Duration;
+
+mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use edgegrad::kernels::{self as k, Accum};
@@ -136,12 +137,5 @@ fn bench_all(c: &mut Criterion) {
     bench_op(c, Op::TN, "matmul_tn");
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(800))
-        .sample_size(20)
-}
-
-criterion_group! { name = benches; config = config(); targets = bench_all }
+criterion_group! { name = benches; config = common::config(300, 800, 20); targets = bench_all }
 criterion_main!(benches);

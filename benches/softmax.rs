@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench --bench softmax`. Throughput is reported in elements per second.
 use std::hint::black_box;
-use std::time::Duration;
+
+mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use edgegrad::kernels as k;
@@ -50,13 +51,6 @@ mod scalar {
         g[t] -= 1.0;
         loss
     }
-}
-
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(800))
-        .sample_size(20)
 }
 
 fn bench_exp(c: &mut Criterion) {
@@ -135,5 +129,5 @@ fn bench_rows(c: &mut Criterion) {
     }
 }
 
-criterion_group! { name = benches; config = config(); targets = bench_exp, bench_rows }
+criterion_group! { name = benches; config = common::config(300, 800, 20); targets = bench_exp, bench_rows }
 criterion_main!(benches);

@@ -6,7 +6,8 @@
 //! reports — measured on the same sentences before timing.
 //!
 //! Run: `cargo bench --bench word2vec`.
-use std::time::Duration;
+
+mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use edgegrad::vocab::{Vocab, VocabBuilder};
@@ -91,12 +92,5 @@ fn benches(c: &mut Criterion) {
     bench_mode::<1024, 64>(c, Architecture::Cbow, Objective::Softmax, 2_000);
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(10)
-}
-
-criterion_group! { name = word2vec; config = config(); targets = benches }
+criterion_group! { name = word2vec; config = common::config(500, 2000, 10); targets = benches }
 criterion_main!(word2vec);

@@ -205,26 +205,39 @@ const LM_TEXT: &[u8] = b"the cat sat on the mat. the cat ate the hat. ";
 
 /// The text's distinct bytes in order of first appearance (at most `V`): a tiny
 /// alphabet whose index is the token id.
-fn alphabet() -> ([u8; V], usize) {
-    let mut seen = [0_u8; V];
-    let mut n = 0;
-    for &b in LM_TEXT {
-        if !seen[..n].contains(&b) && n < V {
-            seen[n] = b;
-            n += 1;
+struct Alphabet {
+    bytes: [u8; V],
+    len: usize,
+}
+
+impl Alphabet {
+    fn of(text: &[u8]) -> Self {
+        let mut a = Alphabet {
+            bytes: [0; V],
+            len: 0,
+        };
+        for &b in text {
+            if !a.bytes[..a.len].contains(&b) && a.len < V {
+                a.bytes[a.len] = b;
+                a.len += 1;
+            }
         }
+        a
     }
-    (seen, n)
-}
 
-fn char_id(c: u8) -> u16 {
-    let (seen, n) = alphabet();
-    seen[..n].iter().position(|&b| b == c).unwrap_or(0) as u16
-}
+    fn id(&self, c: u8) -> u16 {
+        self.bytes[..self.len]
+            .iter()
+            .position(|&b| b == c)
+            .unwrap_or(0) as u16
+    }
 
-fn id_char(id: u16) -> char {
-    let (seen, n) = alphabet();
-    seen[..n].get(usize::from(id)).copied().unwrap_or(b'?') as char
+    fn char(&self, id: u16) -> char {
+        self.bytes[..self.len]
+            .get(usize::from(id))
+            .copied()
+            .unwrap_or(b'?') as char
+    }
 }
 
 /// Part 3: train the attention LM on windows of a short text, then generate with the
@@ -241,7 +254,8 @@ pub fn attention() -> bool {
     };
     let mut rng = rand_pcg::Pcg32::seed_from_u64(2);
     lm.model.init(&mut rng);
-    let ids: heapless::Vec<u16, 64> = LM_TEXT.iter().map(|&c| char_id(c)).collect();
+    let alphabet = Alphabet::of(LM_TEXT);
+    let ids: heapless::Vec<u16, 64> = LM_TEXT.iter().map(|&c| alphabet.id(c)).collect();
     let lr = 0.3;
     let (mut first, mut last) = (0.0, 0.0);
     for step in 0..STEPS {
@@ -275,7 +289,7 @@ pub fn attention() -> bool {
         Fixed(first),
         Fixed(last)
     );
-    let prompt = [char_id(b't'), char_id(b'h'), char_id(b'e')];
+    let prompt = [alphabet.id(b't'), alphabet.id(b'h'), alphabet.id(b'e')];
     let mut out = [0_u16; T];
     let Ok(n) = lm.decoder.generate(
         &lm.model,
@@ -288,7 +302,7 @@ pub fn attention() -> bool {
     };
     crate::print!("attention: \"the");
     for &id in &out[..n] {
-        crate::print!("{}", id_char(id));
+        crate::print!("{}", alphabet.char(id));
     }
     println!("\"");
     last < 0.5 * first
@@ -362,8 +376,9 @@ pub fn flash_inference() -> bool {
         Fixed(loss)
     );
 
-    let prompt = "The keeper";
-    let mut prompt_ids = [0_u16; 10];
+    const PROMPT: &str = "The keeper";
+    let prompt = PROMPT;
+    let mut prompt_ids = [0_u16; PROMPT.len()];
     for (slot, c) in prompt_ids.iter_mut().zip(prompt.chars()) {
         *slot = encode(c);
     }
