@@ -119,19 +119,43 @@ pub fn gemm(
         return Ok(());
     }
     let (a, b) = (a.as_slice(), b.as_slice());
-    // The broadcast kernel serves every form but A·Bᵀ: it needs the vector operand's
-    // rows contiguous, which only Bᵀ lacks.
-    let (rows, cols, lhs, rhs, transposed_out) = match (ta, tb) {
-        (Trans::N, Trans::T) => {
-            dot_product(m, n, k, alpha, a, b, beta, c);
-            return Ok(());
-        }
-        (Trans::N, Trans::N) => (m, n, Lhs::Rows { a, ld: k }, Rhs { b, ld: n }, false),
-        (Trans::T, Trans::N) => (m, n, Lhs::Cols { a, ld: m }, Rhs { b, ld: n }, false),
+    match (ta, tb) {
+        (Trans::N, Trans::N) => broadcast_product(
+            m,
+            n,
+            k,
+            alpha,
+            Lhs::Rows { a, ld: k },
+            Rhs { b, ld: n },
+            beta,
+            c,
+            false,
+        ),
+        (Trans::T, Trans::N) => broadcast_product(
+            m,
+            n,
+            k,
+            alpha,
+            Lhs::Cols { a, ld: m },
+            Rhs { b, ld: n },
+            beta,
+            c,
+            false,
+        ),
         // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
-        (Trans::T, Trans::T) => (n, m, Lhs::Rows { a: b, ld: k }, Rhs { b: a, ld: m }, true),
-    };
-    broadcast_product(rows, cols, k, alpha, lhs, rhs, beta, c, transposed_out);
+        (Trans::T, Trans::T) => broadcast_product(
+            n,
+            m,
+            k,
+            alpha,
+            Lhs::Rows { a: b, ld: k },
+            Rhs { b: a, ld: m },
+            beta,
+            c,
+            true,
+        ),
+        (Trans::N, Trans::T) => dot_product(m, n, k, alpha, a, b, beta, c),
+    }
     Ok(())
 }
 
