@@ -119,6 +119,8 @@ pub fn gemm(
         return Ok(());
     }
     let (a, b) = (a.as_slice(), b.as_slice());
+    // Three calls with their operands spelled out, not one call on operands chosen by
+    // the match: the single call measured 176 bytes more peak stack on the Cortex-M4F.
     match (ta, tb) {
         (Trans::N, Trans::N) => broadcast_product(
             m,
