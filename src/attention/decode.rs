@@ -194,9 +194,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         let logits = self.logits.row(0);
         let max = checked_max("decoder logits", logits)?;
         let (temperature, top_k) = match sampling {
-            // The first token holding the maximum.
             Sampling::Greedy => {
-                return Ok(logits.iter().position(|&l| l == max).unwrap_or(0) as u16);
+                let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
+                return Ok(best as u16);
             }
             Sampling::Temperature(t) => (t, V),
             Sampling::TopK { k, temperature } => (temperature, k),
