@@ -59,7 +59,7 @@ impl<const R: usize, const C: usize> Matrix<R, C> {
         MatMut::from_rows(self.as_mut_slice(), R, C)
     }
 
-    /// The first `rows` rows as a kernel view ([`Error::InvalidLength`] if `rows > R`).
+    /// The first `rows` rows as a kernel view ([`Error::InvalidLength`](crate::Error::InvalidLength) if `rows > R`).
     #[inline]
     pub fn top(&self, rows: usize) -> Result<MatRef<'_>> {
         check_len_range("matrix rows", rows, 0, R)?;
