@@ -373,3 +373,111 @@ fn random_shapes_agree_with_naive_loop() {
         run(&mut rng, m, n, kk, ta, tb, alpha, beta);
     }
 }
+
+/// Strided operands and output (rows further apart than their length, as for a column
+/// block of a wider buffer): the product reads no element of the gaps into a result —
+/// they hold NaN — and writes none of the output's gaps.
+#[test]
+fn strided_views_read_and_write_only_their_elements() {
+    let mut rng = Rng::new(36);
+    let mut case = 0;
+    for (m, n, kk) in [
+        (1, 1, 1),
+        (5, 19, 7),
+        (13, 33, 9),
+        (6, 16, 300),
+        (40, 3, 17),
+    ] {
+        for (ta, tb) in OPS {
+            for &beta in &[0.0_f32, 1.0] {
+                case += 1;
+                let (ar, ac) = if ta == Trans::N { (m, kk) } else { (kk, m) };
+                let (br, bc) = if tb == Trans::N { (kk, n) } else { (n, kk) };
+                let (pa, pb, pc) = (1 + case % 5, 3 + case % 7, 2 + case % 3);
+                let strided = |rng: &mut Rng, rows: usize, cols: usize, pad: usize| {
+                    let stride = cols + pad;
+                    let mut buf = vec![f32::NAN; rows * stride];
+                    let mut dense = Vec::with_capacity(rows * cols);
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            let v = rng.uniform(-1.0, 1.0);
+                            buf[r * stride + c] = v;
+                            dense.push(v);
+                        }
+                    }
+                    (buf, dense, stride)
+                };
+                let (abuf, a, lda) = strided(&mut rng, ar, ac, pa);
+                let (bbuf, b, ldb) = strided(&mut rng, br, bc, pb);
+                let (mut cbuf, c0, ldc) = strided(&mut rng, m, n, pc);
+                let c0 = if beta == 0.0 { vec![0.0; m * n] } else { c0 };
+                let alpha = 0.5;
+                k::gemm(
+                    alpha,
+                    MatRef::strided(&abuf, ar, ac, lda).unwrap(),
+                    ta,
+                    MatRef::strided(&bbuf, br, bc, ldb).unwrap(),
+                    tb,
+                    beta,
+                    MatMut::strided(&mut cbuf, m, n, ldc).unwrap(),
+                )
+                .unwrap();
+                let got: Vec<f32> = (0..m)
+                    .flat_map(|r| cbuf[r * ldc..r * ldc + n].to_vec())
+                    .collect();
+                check(
+                    &got,
+                    m,
+                    n,
+                    kk,
+                    &a,
+                    ta == Trans::T,
+                    &b,
+                    tb == Trans::T,
+                    alpha,
+                    beta,
+                    &c0,
+                    "strided gemm",
+                );
+                for r in 0..m {
+                    assert!(
+                        cbuf[r * ldc + n..(r + 1) * ldc].iter().all(|x| x.is_nan()),
+                        "gap of output row {r} written"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A column block of a matrix is the product's operand without a copy: each head's
+/// `q_h·k_hᵀ` from one `T × 3D` buffer equals the product of copied blocks.
+#[test]
+fn column_blocks_of_one_buffer_multiply_like_copies() {
+    let mut rng = Rng::new(37);
+    let (t, d, heads) = (7, 12, 3);
+    let hw = d / heads;
+    let qkv = rng.vec(t * 3 * d, -1.0, 1.0);
+    let all = MatRef::new(&qkv, t, 3 * d).unwrap();
+    for h in 0..heads {
+        let q = all.cols_range(h * hw, hw).unwrap();
+        let kk = all.cols_range(d + h * hw, hw).unwrap();
+        let mut s = vec![0.0; t * t];
+        k::matmul_nt(q, kk, MatMut::new(&mut s, t, t).unwrap(), Accum::Overwrite).unwrap();
+        let copy = |off: usize| -> Vec<f32> {
+            (0..t)
+                .flat_map(|r| qkv[r * 3 * d + off..r * 3 * d + off + hw].to_vec())
+                .collect()
+        };
+        let (qc, kc) = (copy(h * hw), copy(d + h * hw));
+        let mut want = vec![0.0; t * t];
+        k::matmul_nt(
+            MatRef::new(&qc, t, hw).unwrap(),
+            MatRef::new(&kc, t, hw).unwrap(),
+            MatMut::new(&mut want, t, t).unwrap(),
+            Accum::Overwrite,
+        )
+        .unwrap();
+        assert_eq!(s, want, "head {h}");
+    }
+}

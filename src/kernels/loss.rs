@@ -96,7 +96,7 @@ pub fn cross_entropy_batch<T: Copy + Into<usize>>(
         }
     }
     if counted == 0 {
-        grad.as_mut_slice().fill(0.0);
+        grad.fill(0.0);
         return Ok(0.0);
     }
     let scale = 1.0 / counted as f32;

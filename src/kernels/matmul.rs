@@ -28,6 +28,10 @@
 //! ports.) The tile sizes [`MR`] and [`NR`] follow the target's registers: `6 × 16` on
 //! x86-64 and aarch64, `2 × 8` on microcontrollers.
 //! [`matvec`] is one [`dot`] per row.
+//!
+//! Every operand may be a strided view (rows further apart than their length, see
+//! [`MatRef::strided`]): one attention head's column block of a Q|K|V buffer, or the
+//! first positions of a KV cache, enter a product without a copy.
 
 use crate::error::{Error, Result, check_len, check_same_shape};
 use crate::kernels::reduce::dot;
@@ -110,15 +114,23 @@ pub fn gemm(
         });
     }
     check_same_shape("gemm: C", (m, n), c.shape())?;
+    let ldc = c.stride();
     let c = c.into_slice();
     if m == 0 || n == 0 {
         return Ok(());
     }
     if k == 0 {
-        scale_c(c, beta);
+        scale_c(c, n, ldc, beta);
         return Ok(());
     }
+    let (lda, ldb) = (a.stride(), b.stride());
     let (a, b) = (a.as_slice(), b.as_slice());
+    let out = Out {
+        c,
+        ld: ldc,
+        alpha,
+        transposed: false,
+    };
     // Three calls with their operands spelled out, not one call on operands chosen by
     // the match: the single call measured 176 bytes more peak stack on the Cortex-M4F.
     match (ta, tb) {
@@ -126,37 +138,41 @@ pub fn gemm(
             m,
             n,
             k,
-            alpha,
-            Lhs::Rows { a, ld: k },
-            Rhs { b, ld: n },
+            Lhs::Rows { a, ld: lda },
+            Rhs { b, ld: ldb },
             beta,
-            c,
-            false,
+            out,
         ),
         (Trans::T, Trans::N) => broadcast_product(
             m,
             n,
             k,
-            alpha,
-            Lhs::Cols { a, ld: m },
-            Rhs { b, ld: n },
+            Lhs::Cols { a, ld: lda },
+            Rhs { b, ld: ldb },
             beta,
-            c,
-            false,
+            out,
         ),
         // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
         (Trans::T, Trans::T) => broadcast_product(
             n,
             m,
             k,
-            alpha,
-            Lhs::Rows { a: b, ld: k },
-            Rhs { b: a, ld: m },
+            Lhs::Rows { a: b, ld: ldb },
+            Rhs { b: a, ld: lda },
             beta,
-            c,
-            true,
+            Out {
+                transposed: true,
+                ..out
+            },
         ),
-        (Trans::N, Trans::T) => dot_product(m, n, k, alpha, a, b, beta, c),
+        (Trans::N, Trans::T) => dot_product(
+            (m, n, k),
+            alpha,
+            Operand { x: a, ld: lda },
+            Operand { x: b, ld: ldb },
+            beta,
+            out,
+        ),
     }
     Ok(())
 }
@@ -315,12 +331,16 @@ fn tile_extent(remaining: usize, full: usize) -> usize {
     }
 }
 
-fn scale_c(c: &mut [f32], beta: f32) {
-    if beta == 0.0 {
-        c.fill(0.0);
-    } else {
-        let b = splat(beta);
-        simd::update([c], [], |[x], []| [x * b]);
+/// `C ← β·C` for the `n` columns of each row of `C`, rows `ldc` apart.
+fn scale_c(c: &mut [f32], n: usize, ldc: usize, beta: f32) {
+    for row in c.chunks_mut(ldc.max(1)) {
+        let row = &mut row[..n];
+        if beta == 0.0 {
+            row.fill(0.0);
+        } else {
+            let b = splat(beta);
+            simd::update([row], [], |[x], []| [x * b]);
+        }
     }
 }
 
@@ -341,26 +361,17 @@ struct Rhs<'a> {
     ld: usize,
 }
 
-/// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n`; with `transposed_out` the result is
-/// stored as `Cᵀ` (`C: n × m`).
-#[allow(clippy::too_many_arguments)]
+/// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n` (α is `out`'s); if `out` is
+/// transposed the result is stored as `Cᵀ`.
 fn broadcast_product(
     m: usize,
     n: usize,
     k: usize,
-    alpha: f32,
     lhs: Lhs<'_>,
     rhs: Rhs<'_>,
     beta: f32,
-    c: &mut [f32],
-    transposed_out: bool,
+    mut out: Out<'_>,
 ) {
-    let mut out = Out {
-        c,
-        ld: if transposed_out { m } else { n },
-        alpha,
-        transposed: transposed_out,
-    };
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
         let beta = if k0 == 0 { beta } else { 1.0 };
@@ -404,7 +415,7 @@ struct Tile {
     beta: f32,
 }
 
-/// The output matrix and how results are written to it.
+/// The output matrix (rows `ld` apart) and how results are written to it.
 struct Out<'a> {
     c: &'a mut [f32],
     ld: usize,
@@ -489,7 +500,9 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
     let span = if FULL { V * LANES } else { t.width };
     let Rhs { b, ld } = rhs;
     if FULL {
-        let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
+        // Rows `ld` apart; the last may be shorter than `ld` (a strided view ends with
+        // its last element), never shorter than `j0 + span`.
+        let rows = b[t.k0 * ld..].chunks(ld).take(t.kc);
         for (p, brow) in rows.enumerate() {
             let seg = &brow[t.j0..t.j0 + span];
             let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
@@ -561,18 +574,31 @@ impl Out<'_> {
     }
 }
 
+/// A matrix operand of the dot-product kernel: row `i` at `x[i·ld ..]`.
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    x: &'a [f32],
+    ld: usize,
+}
+
+impl<'a> Operand<'a> {
+    /// Row `i`, `k` long.
+    #[inline(always)]
+    fn row(&self, i: usize, k: usize) -> &'a [f32] {
+        &self.x[i * self.ld..i * self.ld + k]
+    }
+}
+
 /// `C ← α·A·Bᵀ + β·C` with `A: m × k`, `B: n × k`, in dot-product tiles of `DR × DC`.
-#[allow(clippy::too_many_arguments)]
 fn dot_product(
-    m: usize,
-    n: usize,
-    k: usize,
+    (m, n, k): (usize, usize, usize),
     alpha: f32,
-    a: &[f32],
-    b: &[f32],
+    a: Operand<'_>,
+    b: Operand<'_>,
     beta: f32,
-    c: &mut [f32],
+    out: Out<'_>,
 ) {
+    let (c, ldc) = (out.c, out.ld);
     let mut i0 = 0;
     while i0 < m {
         let rows = tile_extent(m - i0, DR);
@@ -587,7 +613,7 @@ fn dot_product(
                 dot_columns::<1>(cols, a, b, k, i0, j0)
             };
             for (r, row) in sums.chunks_exact(DC).take(rows).enumerate() {
-                let start = (i0 + r) * n + j0;
+                let start = (i0 + r) * ldc + j0;
                 for (dst, &s) in c[start..start + cols].iter_mut().zip(row) {
                     *dst = if beta == 0.0 {
                         alpha * s
@@ -606,8 +632,8 @@ fn dot_product(
 #[inline(always)]
 fn dot_columns<const R: usize>(
     cols: usize,
-    a: &[f32],
-    b: &[f32],
+    a: Operand<'_>,
+    b: Operand<'_>,
     k: usize,
     i0: usize,
     j0: usize,
@@ -625,16 +651,16 @@ fn dot_columns<const R: usize>(
 /// returned with the product of rows `i0 + r` and `j0 + q` at `[r·DC + q]`.
 #[inline(never)]
 fn dot_tile<const R: usize, const C: usize>(
-    a: &[f32],
-    b: &[f32],
+    a: Operand<'_>,
+    b: Operand<'_>,
     k: usize,
     i0: usize,
     j0: usize,
 ) -> [f32; DR * DC] {
     let achunks: [(&[[f32; LANES]], &[f32]); R] =
-        core::array::from_fn(|r| a[(i0 + r) * k..(i0 + r + 1) * k].as_chunks());
+        core::array::from_fn(|r| a.row(i0 + r, k).as_chunks());
     let bchunks: [(&[[f32; LANES]], &[f32]); C] =
-        core::array::from_fn(|q| b[(j0 + q) * k..(j0 + q + 1) * k].as_chunks());
+        core::array::from_fn(|q| b.row(j0 + q, k).as_chunks());
     let mut acc = [[splat(0.0); C]; R];
     let step = |acc: &mut [[Vector; C]; R], av: [Vector; R], bv: [Vector; C]| {
         for (accr, a) in acc.iter_mut().zip(av) {
