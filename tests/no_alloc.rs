@@ -58,6 +58,9 @@ fn no_kernel_allocates() {
     let x = rng.vec(n, -3.0, 3.0);
     let mut y = vec![0.0; n];
     let mut z = vec![0.0; n];
+    let ones = vec![1.0; n];
+    let (mut dg, mut db) = (vec![0.0; n], vec![0.0; n]);
+    let mut st = [[0.0; 2]; 4];
     let rows = vec![0.5_f32; 4 * n];
     let mut rows_out = vec![0.0; 4 * n];
     let mut lse = vec![0.0; 4];
@@ -172,6 +175,32 @@ fn no_kernel_allocates() {
         k::fill(&mut z, 0.0);
         k::exp(&x, &mut z).unwrap();
         std::hint::black_box(simd::exp_f32(1.0));
+        k::gelu(&x, &mut z).unwrap();
+        k::gelu_backward(&x, &y, &mut z, Accum::Add).unwrap();
+        let stats = k::layer_norm(&x, &ones, &y, 1e-5, &mut z).unwrap();
+        k::layer_norm_backward(&x, stats, &ones, &y, &mut z, &mut dg, &mut db, Accum::Add).unwrap();
+        k::layer_norm_rows(
+            rm,
+            &ones,
+            &y,
+            1e-5,
+            MatMut::new(&mut rows_out, 4, n).unwrap(),
+            &mut st,
+        )
+        .unwrap();
+        k::layer_norm_backward_rows(
+            rm,
+            &st,
+            &ones,
+            rm,
+            MatMut::new(&mut rows_out, 4, n).unwrap(),
+            &mut dg,
+            &mut db,
+            Accum::Overwrite,
+        )
+        .unwrap();
+        k::softmax_backward_in_place(&y, &mut z).unwrap();
+        let _ = k::layer_norm(&[f32::NAN], &[1.0], &[0.0], 1e-5, &mut [0.0]).unwrap_err();
 
         k::sgd(&mut p, &x, 0.1).unwrap();
         k::sgd_momentum(&mut p, &x, &mut vel, 0.1, 0.9).unwrap();

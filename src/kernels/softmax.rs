@@ -273,6 +273,22 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
     Ok(())
 }
 
+/// [`softmax_backward`] with the gradient in place: `g ← y ⊙ (g − ⟨g, y⟩)`, turning
+/// `∂L/∂y` into `∂L/∂x` without a second buffer (a causal attention row's scores).
+///
+/// ```
+/// let mut g = [1.0, 0.0];
+/// edgegrad::kernels::softmax_backward_in_place(&[0.5, 0.5], &mut g)?;
+/// assert_eq!(g, [0.25, -0.25]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn softmax_backward_in_place(y: &[f32], g: &mut [f32]) -> Result<()> {
+    check_len("softmax_backward_in_place gradient", y.len(), g.len())?;
+    let d = splat(dot(g, y)?);
+    simd::update([g], [y], |[dy], [y]| [y * (dy - d)]);
+    Ok(())
+}
+
 /// [`softmax_backward`] on every row: `dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩)`.
 ///
 /// ```
