@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::params::TensorName;
+
 /// Everything that can go wrong in `edgegrad`: bad shapes, out-of-range indices,
 /// non-finite inputs and invalid parameters.
 ///
@@ -86,7 +88,7 @@ pub enum Error {
     /// (`None` for a problem of the file as a whole) and what is wrong with it.
     Safetensors {
         /// The model's name of the tensor at fault, if the problem is one tensor's.
-        tensor: Option<&'static str>,
+        tensor: Option<TensorName>,
         /// What is wrong.
         problem: FormatProblem,
     },
@@ -171,7 +173,7 @@ pub enum FormatProblem {
     /// The tensor's bytes overlap those of another tensor.
     Overlap {
         /// The other tensor.
-        with: &'static str,
+        with: TensorName,
     },
     /// Bytes of the data section that belong to no tensor (a hole, or trailing
     /// garbage), relative to the data section.
@@ -191,22 +193,25 @@ pub enum FormatProblem {
 }
 
 /// A tensor shape as a safetensors header gives it, kept small so that [`Error`] stays
-/// small: the rank is exact, the first [`MAX_RANK`](Shape::MAX_RANK) dimensions are kept,
-/// and a dimension above `u32::MAX` is kept as `u32::MAX` (no model has one).
+/// small: the rank is exact, the first [`MAX_RANK`](Shape::MAX_RANK) dimensions are
+/// kept, and a dimension above `u32::MAX` is kept as `u32::MAX` (no model has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
-    rank: u32,
-    dims: [u32; Shape::MAX_RANK],
+    /// The rank, saturating at 255.
+    rank: u8,
+    /// Little-endian `u32` dimensions as bytes, so that the struct has alignment 1 and
+    /// two shapes pack into [`FormatProblem`] without padding.
+    dims: [[u8; 4]; Shape::MAX_RANK],
 }
 
 impl Shape {
-    /// Dimensions kept (the models' tensors have one or two).
-    pub const MAX_RANK: usize = 2;
+    /// Dimensions kept (the models' tensors have up to four).
+    pub const MAX_RANK: usize = 4;
 
-    /// The empty shape (rank 0), to be extended with [`push`](Self::push).
+    /// The empty shape (rank 0, one element), to be extended with [`push`](Self::push).
     pub const EMPTY: Shape = Shape {
         rank: 0,
-        dims: [0; Shape::MAX_RANK],
+        dims: [[0; 4]; Shape::MAX_RANK],
     };
 
     /// A shape from its dimensions.
@@ -214,9 +219,10 @@ impl Shape {
     /// ```
     /// use edgegrad::Shape;
     /// let s = Shape::new(&[64, 32]);
-    /// assert_eq!((s.rank(), s.dims()), (2, &[64_u32, 32][..]));
+    /// assert_eq!(s.rank(), 2);
+    /// assert!(s.dims().eq([64, 32]));
     /// assert_eq!(s.to_string(), "[64, 32]");
-    /// assert_eq!(Shape::new(&[1, 2, 3]).to_string(), "[1, 2, … (3 dimensions)]");
+    /// assert_eq!(Shape::new(&[1, 2, 3, 4, 5]).to_string(), "[1, 2, 3, 4, … (5 dimensions)]");
     /// ```
     pub const fn new(dims: &[u64]) -> Shape {
         let mut s = Shape::EMPTY;
@@ -232,19 +238,24 @@ impl Shape {
     pub const fn push(mut self, dim: u64) -> Shape {
         let r = self.rank as usize;
         if r < Shape::MAX_RANK {
-            self.dims[r] = if dim > u32::MAX as u64 {
+            let d = if dim > u32::MAX as u64 {
                 u32::MAX
             } else {
                 dim as u32
             };
+            self.dims[r] = d.to_le_bytes();
         }
         self.rank = self.rank.saturating_add(1);
         self
     }
 
-    /// Dimension `i` (`i < min(rank, MAX_RANK)`).
-    pub(crate) const fn dim(&self, i: usize) -> u64 {
-        self.dims[i] as u64
+    /// Dimension `i` (0 past the dimensions kept).
+    pub const fn dim(&self, i: usize) -> u64 {
+        if i < Shape::MAX_RANK && i < self.rank as usize {
+            u32::from_le_bytes(self.dims[i]) as u64
+        } else {
+            0
+        }
     }
 
     /// Number of dimensions.
@@ -253,15 +264,28 @@ impl Shape {
     }
 
     /// The dimensions kept (all of them if `rank ≤ MAX_RANK`).
-    pub fn dims(&self) -> &[u32] {
-        &self.dims[..self.rank().min(Shape::MAX_RANK)]
+    pub fn dims(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.dims[..self.rank().min(Shape::MAX_RANK)]
+            .iter()
+            .map(|d| u32::from_le_bytes(*d))
+    }
+
+    /// Number of elements: the product of the dimensions (1 for rank 0; saturating).
+    pub const fn elements(&self) -> usize {
+        let mut n: usize = 1;
+        let mut i = 0;
+        while i < self.rank() && i < Shape::MAX_RANK {
+            n = n.saturating_mul(self.dim(i) as usize);
+            i += 1;
+        }
+        n
     }
 }
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
-        for (i, d) in self.dims().iter().enumerate() {
+        for (i, d) in self.dims().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

@@ -20,3 +20,19 @@ pub(crate) fn fill_uniform<R: RngCore + ?Sized>(w: &mut [f32], a: f32, rng: &mut
         *x = (2.0 * uniform01(rng) - 1.0) * a;
     }
 }
+
+/// Fills `w` with draws from a normal distribution of mean 0 and standard deviation
+/// `sd`, by the Box–Muller transform (two values per pair of uniforms).
+pub(crate) fn fill_normal<R: RngCore + ?Sized>(w: &mut [f32], sd: f32, rng: &mut R) {
+    for pair in w.chunks_mut(2) {
+        // 1 − u lies in (0, 1], so the logarithm is finite.
+        let u1 = 1.0 - uniform01(rng);
+        let u2 = uniform01(rng);
+        let r = sd * libm::sqrtf(-2.0 * libm::logf(u1));
+        let (s, c) = libm::sincosf(core::f32::consts::TAU * u2);
+        pair[0] = r * c;
+        if let Some(y) = pair.get_mut(1) {
+            *y = r * s;
+        }
+    }
+}

@@ -9,7 +9,7 @@ use crate::tensor::{Matrix, view_of};
 
 use super::forward::score_scale;
 use super::model::AttentionLm;
-use super::weights::AttentionWeights;
+use super::model::AttentionWeights;
 use crate::random::uniform01;
 
 /// How the next token is chosen from the logits.

@@ -6,7 +6,7 @@ use crate::tensor::view_of;
 
 use super::cache::AttentionCache;
 use super::model::AttentionLm;
-use super::weights::AttentionWeights;
+use super::model::AttentionWeights;
 
 /// `1/√DK`, the attention score scale.
 pub(super) fn score_scale<const DK: usize>() -> f32 {

@@ -18,10 +18,8 @@ mod decode;
 mod forward;
 mod model;
 mod train;
-mod weights;
 
 pub use cache::AttentionCache;
 pub use decode::{Decoder, Sampling};
-pub use model::{AttentionGrads, AttentionLm};
+pub use model::{AttentionGrads, AttentionLm, AttentionWeights};
 pub use train::{AttentionOptState, Optimizer, StepStats, TrainConfig};
-pub use weights::AttentionWeights;

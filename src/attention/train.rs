@@ -219,14 +219,6 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         Ok(())
     }
 
-    /// Multiplies every parameter by `a` (for example `1/n` after accumulating the
-    /// gradients of `n` sequences).
-    pub fn scale(&mut self, a: f32) {
-        for t in self.tensors_mut() {
-            k::scale(a, t);
-        }
-    }
-
     /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates the parameters with
     /// `cfg.optimizer`. Returns the gradient norm before clipping. Invalid settings
     /// ([`Error::InvalidParameter`]) and a non-finite gradient ([`Error::NonFinite`]) are

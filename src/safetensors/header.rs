@@ -1,5 +1,7 @@
-//! Reading a safetensors header: the JSON parsed by `serde-json-core` into the model's
-//! tensor slots, then every check of the file against the model's layout.
+//! Reading a safetensors header: the JSON parsed by `serde-json-core`, each entry
+//! matched to the model's declaration by name, then every check of the file against
+//! the declaration — in memory bounded by a constant, whatever the number of tensors:
+//! the header is parsed again for each window of tensors a later check needs.
 
 use core::fmt;
 use core::ops::Range;
@@ -8,13 +10,24 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json_core::de::{Deserializer, Error as JsonError};
 use serde_json_core::str::{EscapedStr, EscapedStringFragment};
 
-use super::{Layout, MAX_TENSORS};
 use crate::error::{Error, FormatProblem, Result, Shape};
+use crate::params::{Entry, TensorName};
 
 /// Largest header accepted, in bytes (1 MiB). The models' own headers take well under
-/// 1 KiB; the limit leaves room for the metadata other tools write while refusing a
-/// corrupted length field before anything is parsed.
+/// 1 KiB per tensor; the limit leaves room for the metadata other tools write while
+/// refusing a corrupted length field before anything is parsed.
 pub const MAX_HEADER_LEN: u64 = 1 << 20;
+
+/// Tensors whose byte ranges one parse of the header keeps (16 bytes each on the
+/// stack). Models with at most this many tensors are read with a single parse.
+pub(super) const WINDOW: usize = 32;
+
+/// Tensors one parse checks for duplicates (a bit each).
+const SEEN_BITS: usize = 512;
+
+/// Longest tensor name looked up in the declaration after unescaping a JSON key; the
+/// declarations' own names are far shorter (checked when a file is read).
+const MAX_KEY: usize = 128;
 
 /// The dtypes safetensors defines, so that a wrong one can be named in the error.
 const DTYPES: [&str; 20] = [
@@ -25,33 +38,91 @@ const DTYPES: [&str; 20] = [
 /// What a tensor entry must look like.
 const ENTRY_SCHEMA: &str = r#"a tensor entry must be {"dtype": string, "shape": [integers], "data_offsets": [begin, end]}"#;
 
-/// What the header says of one of the model's tensors.
-#[derive(Clone, Copy)]
-struct Entry {
-    begin: u64,
-    end: u64,
-}
-
 /// Where parsing stands, for an error that says more than the JSON parser can: the first
 /// problem found by the visitors (they stop the parse at once), and what the value being
 /// parsed should look like (for type errors).
 struct Diagnosis {
     problem: Option<Error>,
     context: &'static str,
-    tensor: Option<&'static str>,
+    tensor: Option<TensorName>,
 }
 
 impl Diagnosis {
     /// Records `problem` and stops the parse.
-    fn fail<E: de::Error>(&mut self, tensor: Option<&'static str>, problem: FormatProblem) -> E {
-        self.problem = Some(Error::Safetensors { tensor, problem });
+    fn fail<E: de::Error>(&mut self, tensor: Option<TensorName>, problem: FormatProblem) -> E {
+        self.record(Error::Safetensors { tensor, problem })
+    }
+
+    /// Records `error` and stops the parse.
+    fn record<E: de::Error>(&mut self, error: Error) -> E {
+        self.problem = Some(error);
         E::custom("")
     }
 }
 
-/// Checks `bytes` as a safetensors file of `layout` and returns each tensor's byte
-/// range within `bytes` (layout order; unused slots empty).
-pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX_TENSORS]> {
+/// A tensor entry as written, before it is checked against the model.
+struct RawEntry<'de> {
+    dtype: &'de str,
+    shape: Shape,
+    offsets: [u64; 2],
+}
+
+/// A header whose every check passed: where the data section starts, and a way to
+/// find each tensor's byte range (from the ranges kept by the first parse, or by
+/// parsing again).
+pub(super) struct Checked<'b> {
+    root: &'static Entry,
+    header: &'b [u8],
+    /// Offset of the data section in the file.
+    data_start: usize,
+    /// Ranges of tensors `0..WINDOW`, relative to the data section.
+    first: [Range<usize>; WINDOW],
+}
+
+impl Checked<'_> {
+    /// Calls `f(i, range)` for every tensor `i`, `range` its bytes within the file, in
+    /// the file's order (once each).
+    pub(super) fn each(&self, f: &mut dyn FnMut(usize, Range<usize>)) {
+        let n = self.root.tensors();
+        let at = self.data_start;
+        if n <= WINDOW {
+            for (i, r) in self.first[..n].iter().enumerate() {
+                f(i, r.start + at..r.end + at);
+            }
+            return;
+        }
+        // The header parsed without error before, so it does again.
+        let _ = scan(self.root, self.header, &mut |i, raw| {
+            f(
+                i,
+                raw.offsets[0] as usize + at..raw.offsets[1] as usize + at,
+            );
+            Ok(())
+        });
+    }
+
+    /// The byte ranges within the file of tensors `start .. start + WINDOW` (fewer at
+    /// the end), in order: one parse of the header, none for the first window.
+    pub(super) fn window(&self, start: usize, out: &mut [Range<usize>; WINDOW]) {
+        let at = self.data_start;
+        if start == 0 {
+            for (o, r) in out.iter_mut().zip(&self.first) {
+                *o = r.start + at..r.end + at;
+            }
+            return;
+        }
+        let _ = scan(self.root, self.header, &mut |i, raw| {
+            if let Some(o) = i.checked_sub(start).and_then(|k| out.get_mut(k)) {
+                *o = raw.offsets[0] as usize + at..raw.offsets[1] as usize + at;
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Checks `bytes` as a safetensors file of the declaration `root`: see
+/// [`crate::safetensors`] for the checks, which run in the order listed there.
+pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked<'b>> {
     let file = |problem| Error::Safetensors {
         tensor: None,
         problem,
@@ -76,102 +147,143 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
     if let Err(reason) = lint(header) {
         return Err(file(FormatProblem::Json { reason }));
     }
+    let n = root.tensors();
+    let name = |i: usize| TensorName::new(root, i);
+    let data_len = data.len() as u64;
 
-    let mut entries: [Option<Entry>; MAX_TENSORS] = [None; MAX_TENSORS];
-    let mut diagnosis = Diagnosis {
-        problem: None,
-        context: "the header must be a JSON object",
-        tensor: None,
-    };
-    let mut de = Deserializer::new(header, None);
-    let parsed = HeaderSeed {
-        layout,
-        entries: &mut entries,
-        diagnosis: &mut diagnosis,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if let Err(e) = parsed {
-        return Err(diagnosis.problem.unwrap_or(match e {
-            JsonError::InvalidType => Error::Safetensors {
-                tensor: diagnosis.tensor,
-                problem: FormatProblem::Schema {
-                    reason: diagnosis.context,
-                },
-            },
-            e => file(FormatProblem::Json {
-                reason: json_reason(e),
-            }),
-        }));
-    }
-
-    // Every tensor present, its bytes inside the data section and of the right length.
-    let mut ranges: [Range<usize>; MAX_TENSORS] = Default::default();
-    for ((spec, entry), range) in layout.tensors.iter().zip(entries).zip(&mut ranges) {
-        let tensor = Some(spec.name);
-        let Some(Entry { begin, end }) = entry else {
-            return Err(Error::Safetensors {
-                tensor,
-                problem: FormatProblem::MissingTensor,
+    // 1. Every entry in file order: a tensor of the model, once, F32, its shape, its
+    //    bytes inside the data section and as long as its shape. The first range
+    //    problem in the model's order is reported after the parse and the presence
+    //    checks, as its tensor comes in the model's order.
+    let mut first: [Range<usize>; WINDOW] = Default::default();
+    let mut seen = [0_u64; SEEN_BITS / 64];
+    let mut range_error: Option<(usize, Error)> = None;
+    scan(root, header, &mut |i, raw| {
+        let tensor = name(i);
+        let fail = |problem| Err(Error::Safetensors { tensor, problem });
+        if mark(&mut seen, i, 0) {
+            return fail(FormatProblem::DuplicateTensor);
+        }
+        if !json_str_eq(raw.dtype, "F32") {
+            let found = DTYPES
+                .iter()
+                .find(|&&d| json_str_eq(raw.dtype, d))
+                .copied()
+                .unwrap_or("unknown");
+            return fail(FormatProblem::WrongDtype { found });
+        }
+        let expected = root.spec(i).map(|s| s.shape).unwrap_or(Shape::EMPTY);
+        if raw.shape != expected {
+            return fail(FormatProblem::WrongShape {
+                expected,
+                found: raw.shape,
             });
+        }
+        let [begin, end] = raw.offsets;
+        let problem = if begin > end || end > data_len {
+            Some(FormatProblem::OffsetsOutOfRange { begin, end })
+        } else {
+            let want = 4 * expected.elements() as u64;
+            (end - begin != want).then_some(FormatProblem::WrongByteLength {
+                expected: want,
+                found: end - begin,
+            })
         };
-        if begin > end || end > data.len() as u64 {
-            return Err(Error::Safetensors {
-                tensor,
-                problem: FormatProblem::OffsetsOutOfRange { begin, end },
-            });
+        if let Some(problem) = problem {
+            if range_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                range_error = Some((i, Error::Safetensors { tensor, problem }));
+            }
+        } else if let Some(slot) = first.get_mut(i) {
+            *slot = begin as usize..end as usize;
         }
-        let expected = 4 * spec.len() as u64;
-        if end - begin != expected {
-            return Err(Error::Safetensors {
-                tensor,
-                problem: FormatProblem::WrongByteLength {
-                    expected,
-                    found: end - begin,
-                },
-            });
+        Ok(())
+    })?;
+
+    // 2. Every tensor present (and, past the first SEEN_BITS, none twice).
+    for base in (0..n).step_by(SEEN_BITS) {
+        if base > 0 {
+            seen = [0; SEEN_BITS / 64];
+            scan(root, header, &mut |i, _| {
+                if mark(&mut seen, i, base) {
+                    return Err(Error::Safetensors {
+                        tensor: name(i),
+                        problem: FormatProblem::DuplicateTensor,
+                    });
+                }
+                Ok(())
+            })?;
         }
-        *range = begin as usize..end as usize;
+        for i in base..n.min(base + SEEN_BITS) {
+            if seen[(i - base) / 64] & (1 << ((i - base) % 64)) == 0 {
+                return Err(Error::Safetensors {
+                    tensor: name(i),
+                    problem: FormatProblem::MissingTensor,
+                });
+            }
+        }
+    }
+    if let Some((_, e)) = range_error {
+        return Err(e);
     }
 
-    // The tensors tile the data section: sorted by start, each begins where the last
-    // ended, from 0 to the end.
-    let n = layout.tensors.len();
-    let mut order = [0_usize; MAX_TENSORS];
-    for (i, o) in order.iter_mut().enumerate() {
-        *o = i;
-    }
-    let order = &mut order[..n];
-    // Insertion sort: at most eight entries, and far less code in flash than the
-    // standard library's sort.
-    let key = |i: usize| (ranges[i].start, ranges[i].end);
-    for i in 1..n {
-        let mut j = i;
-        while j > 0 && key(order[j - 1]) > key(order[j]) {
-            order.swap(j - 1, j);
-            j -= 1;
+    // 3. The tensors tile the data section: in order of (start, end, index), each
+    //    begins where the last ended, from 0 to the end. Sorted a window at a time:
+    //    each round takes the WINDOW smallest keys above the last one handled.
+    let mut covered = 0_usize;
+    let mut last: Option<(usize, usize, usize)> = None;
+    let mut handled = 0;
+    while handled < n {
+        let mut keys = [(0_usize, 0_usize, 0_usize); WINDOW];
+        let mut count = 0;
+        let mut offer = |key: (usize, usize, usize)| {
+            if last.is_some_and(|l| key <= l) {
+                return;
+            }
+            // Insertion into the sorted keys, dropping the largest when full.
+            let mut j = count.min(WINDOW - 1);
+            if count == WINDOW && key >= keys[j] {
+                return;
+            }
+            while j > 0 && keys[j - 1] > key {
+                keys[j] = keys[j - 1];
+                j -= 1;
+            }
+            keys[j] = key;
+            count = (count + 1).min(WINDOW);
+        };
+        if n <= WINDOW {
+            for (i, r) in first[..n].iter().enumerate() {
+                offer((r.start, r.end, i));
+            }
+        } else {
+            scan(root, header, &mut |i, raw| {
+                offer((raw.offsets[0] as usize, raw.offsets[1] as usize, i));
+                Ok(())
+            })?;
         }
-    }
-    let mut covered = 0;
-    let mut last: Option<usize> = None;
-    for &i in order.iter() {
-        let r = &ranges[i];
-        if r.start < covered {
-            return Err(Error::Safetensors {
-                tensor: Some(layout.tensors[i].name),
-                problem: FormatProblem::Overlap {
-                    with: last.map_or("", |j| layout.tensors[j].name),
-                },
-            });
+        for &(start, end, i) in &keys[..count] {
+            if start < covered {
+                // covered > 0 only after a tensor, so there is a last one.
+                if let Some(with) = last.and_then(|(_, _, j)| name(j)) {
+                    return Err(Error::Safetensors {
+                        tensor: name(i),
+                        problem: FormatProblem::Overlap { with },
+                    });
+                }
+            }
+            if start > covered {
+                return Err(file(FormatProblem::UnusedData {
+                    begin: covered,
+                    end: start,
+                }));
+            }
+            covered = end;
+            last = Some((start, end, i));
         }
-        if r.start > covered {
-            return Err(file(FormatProblem::UnusedData {
-                begin: covered,
-                end: r.start,
-            }));
+        handled += count;
+        if count == 0 {
+            break;
         }
-        covered = r.end;
-        last = Some(i);
     }
     if covered != data.len() {
         return Err(file(FormatProblem::UnusedData {
@@ -179,12 +291,85 @@ pub(super) fn locate(layout: &Layout, bytes: &[u8]) -> Result<[Range<usize>; MAX
             end: data.len(),
         }));
     }
+    Ok(Checked {
+        root,
+        header,
+        data_start: 8 + header.len(),
+        first,
+    })
+}
 
-    let data_start = 8 + header.len();
-    for r in &mut ranges[..n] {
-        *r = r.start + data_start..r.end + data_start;
+/// Marks tensor `i` as seen if it falls in the bits' window from `base`; whether it
+/// was seen before.
+fn mark(seen: &mut [u64; SEEN_BITS / 64], i: usize, base: usize) -> bool {
+    let Some(k) = i.checked_sub(base).filter(|&k| k < SEEN_BITS) else {
+        return false;
+    };
+    let (word, bit) = (k / 64, 1_u64 << (k % 64));
+    let before = seen[word] & bit != 0;
+    seen[word] |= bit;
+    before
+}
+
+/// Parses the header, calling `on_tensor(i, entry)` for each entry of a tensor of
+/// `root` (file order). The first problem — a JSON or schema error, an entry that is
+/// not a tensor of the model, or one `on_tensor` returns — ends the parse.
+fn scan(
+    root: &'static Entry,
+    header: &[u8],
+    on_tensor: &mut dyn FnMut(usize, &RawEntry<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut diagnosis = Diagnosis {
+        problem: None,
+        context: "the header must be a JSON object",
+        tensor: None,
+    };
+    let mut de = Deserializer::new(header, None);
+    let parsed = HeaderSeed {
+        root,
+        on_tensor,
+        diagnosis: &mut diagnosis,
     }
-    Ok(ranges)
+    .deserialize(&mut de)
+    .and_then(|()| de.end().map(|_| ()));
+    match parsed {
+        Ok(()) => Ok(()),
+        Err(e) => Err(diagnosis.problem.unwrap_or(match e {
+            JsonError::InvalidType => Error::Safetensors {
+                tensor: diagnosis.tensor,
+                problem: FormatProblem::Schema {
+                    reason: diagnosis.context,
+                },
+            },
+            e => Error::Safetensors {
+                tensor: None,
+                problem: FormatProblem::Json {
+                    reason: json_reason(e),
+                },
+            },
+        })),
+    }
+}
+
+/// The tensor of `root` a JSON key (as written, escapes validated by [`lint`]) names.
+fn lookup(root: &Entry, raw: &str) -> Option<usize> {
+    if !raw.contains('\\') {
+        return root.find(raw);
+    }
+    let mut buf = [0_u8; MAX_KEY];
+    let mut len = 0;
+    for fragment in EscapedStr(raw).fragments() {
+        let mut tmp = [0_u8; 4];
+        let part = match fragment {
+            Ok(EscapedStringFragment::NotEscaped(s)) => s.as_bytes(),
+            Ok(EscapedStringFragment::Escaped(c)) => c.encode_utf8(&mut tmp).as_bytes(),
+            Err(_) => return None,
+        };
+        // A key longer than the buffer is longer than every declared name.
+        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    root.find(core::str::from_utf8(&buf[..len]).ok()?)
 }
 
 /// What `serde-json-core` lets through and the JSON grammar does not: a header that
@@ -273,9 +458,9 @@ fn json_reason(e: JsonError) -> &'static str {
 }
 
 /// The top-level object: `__metadata__` and one entry per tensor.
-struct HeaderSeed<'s, 'l> {
-    layout: &'s Layout<'l>,
-    entries: &'s mut [Option<Entry>; MAX_TENSORS],
+struct HeaderSeed<'s, 'f> {
+    root: &'static Entry,
+    on_tensor: &'s mut (dyn FnMut(usize, &RawEntry<'_>) -> Result<()> + 'f),
     diagnosis: &'s mut Diagnosis,
 }
 
@@ -311,50 +496,21 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
                 self.diagnosis.tensor = None;
                 map.next_value_seed(MetadataSeed)?;
             } else {
-                let Some(i) = self
-                    .layout
-                    .tensors
-                    .iter()
-                    .position(|s| json_str_eq(key, s.name))
-                else {
+                let Some(i) = lookup(self.root, key) else {
                     return Err(self
                         .diagnosis
                         .fail(None, FormatProblem::UnknownTensor { index }));
                 };
-                let spec = &self.layout.tensors[i];
-                let tensor = Some(spec.name);
-                if self.entries[i].is_some() {
-                    return Err(self.diagnosis.fail(tensor, FormatProblem::DuplicateTensor));
-                }
+                let tensor = TensorName::new(self.root, i);
                 self.diagnosis.tensor = tensor;
                 self.diagnosis.context = ENTRY_SCHEMA;
                 let raw = map.next_value_seed(EntrySeed {
                     diagnosis: self.diagnosis,
                     tensor,
                 })?;
-                if !json_str_eq(raw.dtype, "F32") {
-                    let found = DTYPES
-                        .iter()
-                        .find(|&&d| json_str_eq(raw.dtype, d))
-                        .copied()
-                        .unwrap_or("unknown");
-                    return Err(self
-                        .diagnosis
-                        .fail(tensor, FormatProblem::WrongDtype { found }));
+                if let Err(e) = (self.on_tensor)(i, &raw) {
+                    return Err(self.diagnosis.record(e));
                 }
-                if raw.shape != spec.shape {
-                    return Err(self.diagnosis.fail(
-                        tensor,
-                        FormatProblem::WrongShape {
-                            expected: spec.shape,
-                            found: raw.shape,
-                        },
-                    ));
-                }
-                self.entries[i] = Some(Entry {
-                    begin: raw.offsets[0],
-                    end: raw.offsets[1],
-                });
             }
             index += 1;
         }
@@ -394,16 +550,9 @@ impl<'de> Visitor<'de> for MetadataSeed {
     }
 }
 
-/// A tensor entry as written, before it is checked against the model.
-struct RawEntry<'de> {
-    dtype: &'de str,
-    shape: Shape,
-    offsets: [u64; 2],
-}
-
 struct EntrySeed<'s> {
     diagnosis: &'s mut Diagnosis,
-    tensor: Option<&'static str>,
+    tensor: Option<TensorName>,
 }
 
 impl<'de, 's> DeserializeSeed<'de> for EntrySeed<'s> {
@@ -505,7 +654,7 @@ impl<'de> Visitor<'de> for ShapeSeed {
 /// `data_offsets`: exactly two non-negative integers.
 struct OffsetsSeed<'s> {
     diagnosis: &'s mut Diagnosis,
-    tensor: Option<&'static str>,
+    tensor: Option<TensorName>,
 }
 
 impl<'de> DeserializeSeed<'de> for OffsetsSeed<'_> {

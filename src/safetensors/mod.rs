@@ -62,7 +62,7 @@
 //! // A damaged file is refused with the tensor and the problem, the model untouched.
 //! let truncated = &file.0[..Lm::SAFETENSORS_BYTES - 4];
 //! let err = copy.load_safetensors(truncated).unwrap_err();
-//! assert!(matches!(err, edgegrad::Error::Safetensors { tensor: Some("b_out"), .. }));
+//! assert!(matches!(err, edgegrad::Error::Safetensors { tensor: Some(t), .. } if t == "b_out"));
 //! assert_eq!(copy, model);
 //! # Ok::<(), edgegrad::Error>(())
 //! ```
@@ -71,9 +71,8 @@ mod header;
 mod models;
 mod write;
 
-use core::ops::Range;
-
-use crate::error::{Error, FormatProblem, Result, Shape};
+use crate::error::{Error, FormatProblem, Result};
+use crate::params::{FromTensors, Params, ParamsMut, TensorName};
 
 pub use header::MAX_HEADER_LEN;
 
@@ -124,114 +123,73 @@ macro_rules! include_safetensors {
     }};
 }
 
-/// Most tensors a model has (the attention LM's eight).
-const MAX_TENSORS: usize = 8;
-
-/// One tensor of a model: its name in the file and its shape there.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TensorSpec {
-    pub name: &'static str,
-    pub shape: Shape,
-}
-
-impl TensorSpec {
-    /// A `rows × cols` matrix.
-    pub(crate) const fn matrix(name: &'static str, rows: usize, cols: usize) -> Self {
-        TensorSpec {
-            name,
-            shape: Shape::new(&[rows as u64, cols as u64]),
-        }
-    }
-
-    /// A vector of `len` elements.
-    pub(crate) const fn vector(name: &'static str, len: usize) -> Self {
-        TensorSpec {
-            name,
-            shape: Shape::new(&[len as u64]),
-        }
-    }
-
-    /// Number of `f32` elements.
-    const fn len(&self) -> usize {
-        let dims = &self.shape;
-        let mut n = 1;
-        let mut i = 0;
-        while i < dims.rank() {
-            n *= dims.dim(i) as usize;
-            i += 1;
-        }
-        n
-    }
-}
-
-/// What a model's file holds: its kind and sizes (written as `__metadata__`) and its
-/// tensors in order.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Layout<'a> {
-    /// Value of the metadata key `model`.
-    pub kind: &'a str,
+/// A parameter struct that is saved as a safetensors file: its declaration
+/// ([`Params::LAYOUT`]: names, shapes, order) plus what the file's `__metadata__` says of
+/// it. Implemented by the models for every storage, so owned models export and import
+/// and borrowed ones read in place.
+pub trait Model: Params {
+    /// `__metadata__["model"]`, e.g. `"edgegrad.attention_lm"`.
+    const KIND: &'static str;
     /// Further metadata: each size by name, written as a decimal string.
-    pub sizes: &'a [(&'a str, usize)],
-    pub tensors: &'a [TensorSpec],
+    const SIZES: &'static [(&'static str, usize)];
 }
 
-impl Layout<'_> {
-    /// Bytes of the whole file this layout writes.
-    pub(crate) const fn file_len(&self) -> usize {
-        let mut data = 0;
-        let mut i = 0;
-        while i < self.tensors.len() {
-            data += 4 * self.tensors[i].len();
-            i += 1;
-        }
-        8 + write::padded_header_len(self) + data
-    }
-
-    /// Writes `tensors` (in layout order, each of its spec's length) as a safetensors
-    /// file at the start of `out`; returns the bytes written.
-    pub(crate) fn export(&self, tensors: &[&[f32]], out: &mut [u8]) -> Result<usize> {
-        write::write_file(self, tensors, out)
-    }
-
-    /// Validates `bytes` as a file of this layout and copies its tensors into `dst`
-    /// (layout order). Nothing is written unless the whole file is valid.
-    pub(crate) fn import(&self, bytes: &[u8], dst: &mut [&mut [f32]]) -> Result<()> {
-        let ranges = header::locate(self, bytes)?;
-        for (d, range) in dst.iter_mut().zip(ranges) {
-            let (words, _) = bytes[range].as_chunks::<4>();
-            for (x, w) in d.iter_mut().zip(words) {
-                *x = f32::from_le_bytes(*w);
-            }
-        }
-        Ok(())
-    }
-
-    /// Validates `bytes` as a file of this layout and returns each tensor's byte range
-    /// in `bytes`, for reading in place.
-    pub(crate) fn locate(&self, bytes: &[u8]) -> Result<[Range<usize>; MAX_TENSORS]> {
-        header::locate(self, bytes)
-    }
+/// Exact size in bytes of the file [`export`] writes for `M`: the 8-byte length, the
+/// header padded so that the data starts at a multiple of 64, and `4 ·
+/// PARAMETERS` bytes of data. A `const fn`, so a buffer can be a `static` array.
+pub const fn file_len<M: Model>() -> usize {
+    8 + write::padded_header_len(M::LAYOUT, M::KIND, M::SIZES) + 4 * M::LAYOUT.elements()
 }
 
-/// The tensor `spec` in place: `bytes[range]` cast to `&T` (an `f32` array of the
-/// spec's shape), or why it cannot be.
-pub(crate) fn cast<'a, T: bytemuck::AnyBitPattern>(
-    spec: &TensorSpec,
-    bytes: &'a [u8],
-    range: Range<usize>,
-) -> Result<&'a T> {
-    let tensor = Some(spec.name);
+/// Writes `model`'s tensors as a safetensors file at the start of `out` (at least
+/// [`file_len::<M>()`](file_len) long) and returns the number of bytes written: each
+/// tensor under its declared name, dtype `F32`, its declared shape, in declaration
+/// order; `__metadata__` `{"model": KIND, SIZE: "value", …}`.
+pub fn export<M: Model>(model: &M, out: &mut [u8]) -> Result<usize> {
+    write::write_file(M::LAYOUT, (M::KIND, M::SIZES), &|i| model.tensor(i), out)
+}
+
+/// Replaces `model`'s tensors with those of a safetensors file, any alignment. The
+/// whole file is checked first (see the [module](self) for the checks); on any error
+/// the model is unchanged.
+pub fn import<M: Model + ParamsMut>(model: &mut M, bytes: &[u8]) -> Result<()> {
+    let checked = header::check(M::LAYOUT, bytes)?;
+    checked.each(&mut |i, range| {
+        let (words, _) = bytes.get(range).unwrap_or_default().as_chunks::<4>();
+        for (x, w) in model.tensor_mut(i).iter_mut().zip(words) {
+            *x = f32::from_le_bytes(*w);
+        }
+    });
+    Ok(())
+}
+
+/// The tensors of a safetensors file, read in place: a borrowed model (`Ref` storage)
+/// whose tensors point into `bytes`. Checked as by [`import`]; in addition each tensor
+/// must be 4-byte aligned in memory ([`FormatProblem::Misaligned`] otherwise), and the
+/// target little-endian ([`Error::InvalidParameter`] on a big-endian one).
+pub fn view<'a, M: Model + FromTensors<'a>>(bytes: &'a [u8]) -> Result<M> {
     if cfg!(target_endian = "big") {
         return Err(Error::InvalidParameter {
             what: "safetensors in place",
             expected: "a little-endian target (use load_safetensors to convert)",
         });
     }
-    let data = &bytes[range];
-    bytemuck::try_from_bytes(data).map_err(|_| Error::Safetensors {
-        tensor,
-        problem: FormatProblem::Misaligned {
-            offset: data.as_ptr() as usize % 4,
-        },
+    let checked = header::check(M::LAYOUT, bytes)?;
+    let mut ranges: [core::ops::Range<usize>; header::WINDOW] = Default::default();
+    let mut loaded = None;
+    M::from_tensors(&mut |i| {
+        let start = i - i % header::WINDOW;
+        if loaded != Some(start) {
+            checked.window(start, &mut ranges);
+            loaded = Some(start);
+        }
+        let range = ranges.get(i - start).cloned().unwrap_or_default();
+        let data = bytes.get(range).unwrap_or_default();
+        bytemuck::try_cast_slice(data).map_err(|_| Error::Safetensors {
+            tensor: TensorName::new(M::LAYOUT, i),
+            problem: FormatProblem::Misaligned {
+                offset: data.as_ptr() as usize % 4,
+            },
+        })
     })
 }

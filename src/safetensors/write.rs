@@ -3,72 +3,101 @@
 
 use core::fmt::{self, Write};
 
-use super::Layout;
 use crate::error::{Error, Result};
-
-/// Decimal digits of `n`.
-const fn digits(mut n: u64) -> usize {
-    let mut d = 1;
-    while n >= 10 {
-        n /= 10;
-        d += 1;
-    }
-    d
-}
+use crate::params::{Entry, Node, digits};
 
 /// Length of the header text [`write_header`] writes, before padding. It mirrors
 /// `write_header` piece by piece (a `const fn` cannot format); a unit test holds the two
 /// together over many shapes.
-const fn header_len(layout: &Layout) -> usize {
+pub(super) const fn header_len(root: &Entry, kind: &str, sizes: &[(&str, usize)]) -> usize {
     // {"__metadata__":{"model":"KIND"
-    let mut n = r#"{"__metadata__":{"model":""#.len() + layout.kind.len() + 1;
+    let mut n = r#"{"__metadata__":{"model":""#.len() + kind.len() + 1;
     let mut i = 0;
-    while i < layout.sizes.len() {
-        let (key, value) = layout.sizes[i];
+    while i < sizes.len() {
+        let (key, value) = sizes[i];
         // ,"KEY":"VALUE"
         n += 1 + 1 + key.len() + 3 + digits(value as u64) + 1;
         i += 1;
     }
     n += 1; // }
     let mut offset: u64 = 0;
-    let mut t = 0;
-    while t < layout.tensors.len() {
-        let spec = &layout.tensors[t];
-        // ,"NAME":{"dtype":"F32","shape":[
-        n += 2 + spec.name.len() + r#"":{"dtype":"F32","shape":["#.len();
-        let mut d = 0;
-        while d < spec.shape.rank() {
-            n += digits(spec.shape.dim(d)) + (d > 0) as usize;
-            d += 1;
-        }
-        let end = offset + 4 * spec.len() as u64;
-        // ],"data_offsets":[BEGIN,END]}
-        n += r#"],"data_offsets":["#.len() + digits(offset) + 1 + digits(end) + 2;
-        offset = end;
-        t += 1;
-    }
+    n += entries_len(root, 0, &mut offset);
     n + 1 // }
+}
+
+/// Header bytes of the tensors under `entry`, whose full names begin with `prefix`
+/// bytes; `offset` is the data offset of the first, advanced past the last.
+const fn entries_len(entry: &Entry, prefix: usize, offset: &mut u64) -> usize {
+    let own = if entry.name.is_empty() {
+        prefix
+    } else {
+        prefix + entry.name.len() + 1
+    };
+    match entry.node {
+        Node::Tensor { shape, .. } => {
+            // ,"NAME":{"dtype":"F32","shape":[
+            let mut n = 2 + prefix + entry.name.len() + r#"":{"dtype":"F32","shape":["#.len();
+            let mut d = 0;
+            while d < shape.rank() {
+                n += digits(shape.dim(d)) + (d > 0) as usize;
+                d += 1;
+            }
+            let end = *offset + 4 * shape.elements() as u64;
+            // ],"data_offsets":[BEGIN,END]}
+            n += r#"],"data_offsets":["#.len() + digits(*offset) + 1 + digits(end) + 2;
+            *offset = end;
+            n
+        }
+        Node::Module { entries } => {
+            let mut n = 0;
+            let mut i = 0;
+            while i < entries.len() {
+                n += entries_len(&entries[i], own, offset);
+                i += 1;
+            }
+            n
+        }
+        Node::Repeat { count, item } => {
+            let mut n = 0;
+            let mut k = 0;
+            while k < count {
+                n += entries_len(item, own + digits(k as u64) + 1, offset);
+                k += 1;
+            }
+            n
+        }
+    }
 }
 
 /// Header length with the space padding that puts the data at a multiple of 64 from
 /// the file's start: a multiple of 8 as safetensors asks, and a cache line so that
 /// weights used in place load as fast as an owned model's.
-pub(super) const fn padded_header_len(layout: &Layout) -> usize {
-    (header_len(layout) + 8).next_multiple_of(64) - 8
+pub(super) const fn padded_header_len(root: &Entry, kind: &str, sizes: &[(&str, usize)]) -> usize {
+    (header_len(root, kind, sizes) + 8).next_multiple_of(64) - 8
 }
 
 /// Writes the header text (unpadded). Names and kinds are plain identifiers, so no
 /// JSON escaping is needed.
-fn write_header<W: Write>(w: &mut W, layout: &Layout) -> fmt::Result {
-    write!(w, r#"{{"__metadata__":{{"model":"{}""#, layout.kind)?;
-    for (key, value) in layout.sizes {
+fn write_header<W: Write>(
+    w: &mut W,
+    root: &Entry,
+    kind: &str,
+    sizes: &[(&str, usize)],
+) -> fmt::Result {
+    write!(w, r#"{{"__metadata__":{{"model":"{kind}""#)?;
+    for (key, value) in sizes {
         write!(w, r#","{key}":"{value}""#)?;
     }
     w.write_char('}')?;
     let mut offset = 0;
-    for spec in layout.tensors {
-        write!(w, r#","{}":{{"dtype":"F32","shape":["#, spec.name)?;
-        for (d, dim) in spec.shape.dims().iter().enumerate() {
+    for i in 0..root.tensors() {
+        let Some(spec) = root.spec(i) else {
+            continue;
+        };
+        w.write_str(",\"")?;
+        root.write_name(i, w)?;
+        w.write_str(r#"":{"dtype":"F32","shape":["#)?;
+        for (d, dim) in spec.shape.dims().enumerate() {
             if d > 0 {
                 w.write_char(',')?;
             }
@@ -99,9 +128,16 @@ impl Write for ByteWriter<'_> {
     }
 }
 
-/// Writes the whole file; see [`Layout::export`].
-pub(super) fn write_file(layout: &Layout, tensors: &[&[f32]], out: &mut [u8]) -> Result<usize> {
-    let total = layout.file_len();
+/// Writes the file of a model whose declaration is `root` and whose tensors `tensor(i)`
+/// gives; returns the bytes written.
+pub(super) fn write_file<'t>(
+    root: &Entry,
+    (kind, sizes): (&str, &[(&str, usize)]),
+    tensor: &dyn Fn(usize) -> &'t [f32],
+    out: &mut [u8],
+) -> Result<usize> {
+    let header = padded_header_len(root, kind, sizes);
+    let total = 8 + header + 4 * root.elements();
     if out.len() < total {
         return Err(Error::InvalidLength {
             what: "safetensors output buffer",
@@ -110,24 +146,25 @@ pub(super) fn write_file(layout: &Layout, tensors: &[&[f32]], out: &mut [u8]) ->
             max: usize::MAX,
         });
     }
-    crate::error::check_len("safetensors tensors", layout.tensors.len(), tensors.len())?;
-    for (spec, t) in layout.tensors.iter().zip(tensors) {
-        crate::error::check_len(spec.name, spec.len(), t.len())?;
+    let n = root.tensors();
+    for i in 0..n {
+        let want = root.spec(i).map_or(0, |s| s.len());
+        crate::error::check_len("safetensors tensor", want, tensor(i).len())?;
     }
-    let header = padded_header_len(layout);
     let (len_field, rest) = out[..total].split_at_mut(8);
     let (head, mut data) = rest.split_at_mut(header);
     len_field.copy_from_slice(&(header as u64).to_le_bytes());
     let mut w = ByteWriter { buf: head, pos: 0 };
     // The buffer was sized by `header_len`, which the tests keep equal to what this
     // writes; an overflow here would be a bug in that pairing.
-    write_header(&mut w, layout).map_err(|_| Error::InvalidParameter {
+    write_header(&mut w, root, kind, sizes).map_err(|_| Error::InvalidParameter {
         what: "safetensors header",
         expected: "a header no longer than its computed length",
     })?;
     let pos = w.pos;
     head[pos..].fill(b' ');
-    for t in tensors {
+    for i in 0..n {
+        let t = tensor(i);
         let (bytes, rest) = data.split_at_mut(4 * t.len());
         for (chunk, x) in bytes.as_chunks_mut::<4>().0.iter_mut().zip(t.iter()) {
             *chunk = x.to_le_bytes();
@@ -139,8 +176,10 @@ pub(super) fn write_file(layout: &Layout, tensors: &[&[f32]], out: &mut [u8]) ->
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
-    use crate::safetensors::TensorSpec;
+    use crate::error::Shape;
+    use std::boxed::Box;
 
     /// Counts what `write_header` writes.
     struct Counter(usize);
@@ -152,34 +191,35 @@ mod tests {
     }
 
     #[test]
-    fn digits_counts_decimal_digits() {
-        for (n, d) in [(0, 1), (9, 1), (10, 2), (99, 2), (100, 3), (u64::MAX, 20)] {
-            assert_eq!(digits(n), d, "{n}");
-        }
-    }
-
-    #[test]
     fn header_len_matches_what_is_written() {
-        let sizes_list: [&[usize]; 5] = [&[1, 1], &[9, 10], &[99, 100], &[1000, 7], &[123456, 5]];
+        use crate::params::Init;
+        let sizes_list: [&[u64]; 5] = [&[1, 1], &[9, 10], &[99, 100], &[1000, 7], &[123456, 5]];
         for sizes in sizes_list {
             for &rows in sizes {
                 for &cols in sizes {
-                    let tensors: &[TensorSpec] = &[
-                        TensorSpec::matrix("a", rows, cols),
-                        TensorSpec::vector("bias", cols),
-                        TensorSpec::matrix("w_long_name", cols, rows),
-                    ];
-                    let meta: &[(&str, usize)] = &[("rows", rows), ("cols", cols)];
+                    let leaf =
+                        |name, dims: &[u64]| Entry::tensor(name, Shape::new(dims), Init::Zeros);
+                    let block: &'static [Entry] = Box::leak(Box::new([
+                        leaf("a", &[rows, cols]),
+                        leaf("bias", &[cols]),
+                        leaf("w_long_name", &[cols, rows, 2]),
+                    ]));
+                    let item: &'static Entry = Box::leak(Box::new(Entry::module("", block)));
+                    let top: &'static [Entry] = Box::leak(Box::new([
+                        leaf("x.weight", &[rows]),
+                        Entry::repeat("h", 12, item),
+                        Entry::module("ln_f", block),
+                        leaf("four", &[1, 2, 3, cols]),
+                    ]));
+                    let root = Entry::module("", top);
+                    let meta: &[(&str, usize)] =
+                        &[("rows", rows as usize), ("cols", cols as usize)];
                     let mut c = Counter(0);
-                    let layout = Layout {
-                        kind: "test.kind",
-                        sizes: meta,
-                        tensors,
-                    };
-                    write_header(&mut c, &layout).unwrap();
-                    assert_eq!(c.0, header_len(&layout), "{rows}×{cols}");
-                    assert_eq!((8 + padded_header_len(&layout)) % 64, 0);
-                    assert!(padded_header_len(&layout) - c.0 < 64);
+                    write_header(&mut c, &root, "test.kind", meta).unwrap();
+                    assert_eq!(c.0, header_len(&root, "test.kind", meta), "{rows}×{cols}");
+                    let padded = padded_header_len(&root, "test.kind", meta);
+                    assert_eq!((8 + padded) % 64, 0);
+                    assert!(padded - c.0 < 64);
                 }
             }
         }

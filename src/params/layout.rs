@@ -1,0 +1,543 @@
+//! A model's parameter declaration as constant data: a tree of named tensors, modules
+//! and repeated modules, from which tensor counts, names, shapes, initialisation and a
+//! file's layout are all computed.
+
+use core::fmt::{self, Write};
+
+use crate::error::Shape;
+
+/// How a tensor is initialised by [`init`](super::init).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// All zero (biases, word2vec's output vectors).
+    Zeros,
+    /// All one (LayerNorm gains).
+    Ones,
+    /// Uniform in `[−bound, bound)`.
+    Uniform {
+        /// Half the width of the interval.
+        bound: f32,
+    },
+    /// Uniform with standard deviation `1/√fan_in`, where `fan_in` is the first
+    /// dimension (the input width of an `[in][out]` weight), so that activations keep
+    /// their scale: `bound = √3/√fan_in`.
+    UniformFanIn,
+    /// Normal with mean 0 and standard deviation `sd` (GPT-2's `0.02`).
+    Normal {
+        /// The standard deviation.
+        sd: f32,
+    },
+    /// The sinusoidal position encoding of *Attention Is All You Need* on a `[T, D]`
+    /// tensor: `PE[t][2i] = sin(t/10000^(2i/D))`, `PE[t][2i+1] = cos(t/10000^(2i/D))`.
+    Sinusoidal,
+}
+
+/// One node of a declaration: a name (empty for a module's root) and what it holds.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// The name, a segment of the full dotted names; may itself contain dots
+    /// (`"wte.weight"`). An empty name adds no segment.
+    pub name: &'static str,
+    /// A tensor, or what a module holds.
+    pub node: Node,
+}
+
+/// What an [`Entry`] holds.
+#[derive(Clone, Copy, Debug)]
+pub enum Node {
+    /// A tensor of this shape, initialised as `init` says.
+    Tensor {
+        /// The shape.
+        shape: Shape,
+        /// The initialisation.
+        init: Init,
+    },
+    /// A module: entries in order.
+    Module {
+        /// The entries.
+        entries: &'static [Entry],
+    },
+    /// `count` copies of a module, named by their index (`h.0`, `h.1`, …).
+    Repeat {
+        /// How many.
+        count: usize,
+        /// The module repeated.
+        item: &'static Entry,
+    },
+}
+
+/// The shape and initialisation of one tensor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// The shape.
+    pub shape: Shape,
+    /// The initialisation.
+    pub init: Init,
+}
+
+impl Spec {
+    /// Number of elements.
+    pub const fn len(&self) -> usize {
+        self.shape.elements()
+    }
+
+    /// Whether the tensor has no element.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Entry {
+    /// A tensor entry.
+    pub const fn tensor(name: &'static str, shape: Shape, init: Init) -> Entry {
+        Entry {
+            name,
+            node: Node::Tensor { shape, init },
+        }
+    }
+
+    /// A module entry.
+    pub const fn module(name: &'static str, entries: &'static [Entry]) -> Entry {
+        Entry {
+            name,
+            node: Node::Module { entries },
+        }
+    }
+
+    /// This entry under another name (a sub-module as its parent names it).
+    pub const fn named(self, name: &'static str) -> Entry {
+        Entry {
+            name,
+            node: self.node,
+        }
+    }
+
+    /// `count` copies of `item`, named by index.
+    pub const fn repeat(name: &'static str, count: usize, item: &'static Entry) -> Entry {
+        Entry {
+            name,
+            node: Node::Repeat { count, item },
+        }
+    }
+
+    /// Number of tensors under this entry.
+    pub const fn tensors(&self) -> usize {
+        match self.node {
+            Node::Tensor { .. } => 1,
+            Node::Module { entries } => {
+                let mut n = 0;
+                let mut i = 0;
+                while i < entries.len() {
+                    n += entries[i].tensors();
+                    i += 1;
+                }
+                n
+            }
+            Node::Repeat { count, item } => count * item.tensors(),
+        }
+    }
+
+    /// Number of `f32` elements under this entry.
+    pub const fn elements(&self) -> usize {
+        match self.node {
+            Node::Tensor { shape, .. } => shape.elements(),
+            Node::Module { entries } => {
+                let mut n = 0;
+                let mut i = 0;
+                while i < entries.len() {
+                    n += entries[i].elements();
+                    i += 1;
+                }
+                n
+            }
+            Node::Repeat { count, item } => count * item.elements(),
+        }
+    }
+
+    /// Length of the longest full name under this entry.
+    pub const fn max_name_len(&self) -> usize {
+        let own = if self.name.is_empty() {
+            0
+        } else {
+            self.name.len() + 1
+        };
+        let below = match self.node {
+            Node::Tensor { .. } => return self.name.len(),
+            Node::Module { entries } => {
+                let mut m = 0;
+                let mut i = 0;
+                while i < entries.len() {
+                    let l = entries[i].max_name_len();
+                    if l > m {
+                        m = l;
+                    }
+                    i += 1;
+                }
+                m
+            }
+            Node::Repeat { count, item } => {
+                digits(count.saturating_sub(1) as u64) + 1 + item.max_name_len()
+            }
+        };
+        own + below
+    }
+
+    /// The shape and initialisation of tensor `i` (declaration order), if there is one.
+    pub fn spec(&self, i: usize) -> Option<Spec> {
+        let mut found = None;
+        self.walk(i, &mut |seg| {
+            if let Segment::Tensor(spec) = seg {
+                found = Some(spec);
+            }
+            Ok(())
+        })
+        .ok()?;
+        found
+    }
+
+    /// Writes the full name of tensor `i` (nothing if there is none).
+    pub fn write_name(&self, i: usize, w: &mut dyn Write) -> fmt::Result {
+        let mut first = true;
+        self.walk(i, &mut |seg| {
+            let mut sep = |w: &mut dyn Write| {
+                if !core::mem::take(&mut first) {
+                    w.write_char('.')?;
+                }
+                Ok(())
+            };
+            match seg {
+                Segment::Name(s) if !s.is_empty() => {
+                    sep(w)?;
+                    w.write_str(s)
+                }
+                Segment::Index(k) => {
+                    sep(w)?;
+                    write!(w, "{k}")
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// The index of the tensor whose full name is `name`, if there is one.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.find_from(name, 0)
+    }
+
+    fn find_from(&self, key: &str, base: usize) -> Option<usize> {
+        let rest = strip_segment(key, self.name)?;
+        match self.node {
+            Node::Tensor { .. } => rest.is_empty().then_some(base),
+            Node::Module { entries } => {
+                let mut b = base;
+                for e in entries {
+                    if let Some(i) = e.find_from(rest, b) {
+                        return Some(i);
+                    }
+                    b += e.tensors();
+                }
+                None
+            }
+            Node::Repeat { count, item } => {
+                let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                let (num, after) = rest.split_at(digits);
+                // Written without leading zeros, as `write_name` writes them.
+                if num.is_empty() || (num.len() > 1 && num.starts_with('0')) {
+                    return None;
+                }
+                let k: usize = num.parse().ok()?;
+                if k >= count {
+                    return None;
+                }
+                let after = match after.strip_prefix('.') {
+                    Some(a) if !a.is_empty() => a,
+                    _ if after.is_empty() => after,
+                    _ => return None,
+                };
+                item.find_from(after, base + k * item.tensors())
+            }
+        }
+    }
+
+    /// Calls `visit` with the segments leading to tensor `i`, ending with its spec.
+    fn walk(&self, mut i: usize, visit: &mut dyn FnMut(Segment) -> fmt::Result) -> fmt::Result {
+        visit(Segment::Name(self.name))?;
+        match self.node {
+            Node::Tensor { shape, init } => {
+                if i == 0 {
+                    visit(Segment::Tensor(Spec { shape, init }))?;
+                }
+                Ok(())
+            }
+            Node::Module { entries } => {
+                for e in entries {
+                    let n = e.tensors();
+                    if i < n {
+                        return e.walk(i, visit);
+                    }
+                    i -= n;
+                }
+                Ok(())
+            }
+            Node::Repeat { count, item } => {
+                let n = item.tensors();
+                if n == 0 || i / n >= count {
+                    return Ok(());
+                }
+                visit(Segment::Index(i / n))?;
+                item.walk(i % n, visit)
+            }
+        }
+    }
+}
+
+/// A step of [`Entry::walk`].
+enum Segment {
+    Name(&'static str),
+    Index(usize),
+    Tensor(Spec),
+}
+
+/// `key` after the segment `name` and its dot: `Some("")` if `key` is `name`, `None`
+/// if it does not begin with it; an empty `name` takes nothing.
+fn strip_segment<'k>(key: &'k str, name: &str) -> Option<&'k str> {
+    if name.is_empty() {
+        return Some(key);
+    }
+    let rest = key.strip_prefix(name)?;
+    if rest.is_empty() {
+        return Some(rest);
+    }
+    match rest.strip_prefix('.') {
+        Some(r) if !r.is_empty() => Some(r),
+        _ => None,
+    }
+}
+
+/// Decimal digits of `n`.
+pub(crate) const fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// The name of one tensor of a model, kept small (a pointer to the model's declaration
+/// and an index) so that [`Error`](crate::Error) stays small, and written out
+/// (`h.3.attn.c_attn.weight`) by its `Display` without allocating.
+///
+/// It compares equal to another name or to a string with the same text.
+///
+/// ```
+/// use edgegrad::attention::AttentionLm;
+/// let name = AttentionLm::<8, 4, 4, 2>::tensor_name(2).unwrap();
+/// assert_eq!(name, "w_q");
+/// assert_eq!(name.to_string(), "w_q");
+/// ```
+#[derive(Clone, Copy)]
+pub struct TensorName {
+    root: &'static Entry,
+    index: u32,
+}
+
+impl TensorName {
+    /// The name of tensor `index` of the declaration `root` (`None` past its last
+    /// tensor).
+    pub fn new(root: &'static Entry, index: usize) -> Option<TensorName> {
+        if index < root.tensors() {
+            Some(TensorName {
+                root,
+                index: u32::try_from(index).ok()?,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The tensor named `name` in `root`, if there is one.
+    pub fn find(root: &'static Entry, name: &str) -> Option<TensorName> {
+        TensorName::new(root, root.find(name)?)
+    }
+
+    /// The tensor's position in its model's declaration.
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+
+    /// Whether the name is `s`.
+    pub fn is(&self, s: &str) -> bool {
+        let mut m = Matcher { rest: s, ok: true };
+        self.root.write_name(self.index(), &mut m).is_ok() && m.ok && m.rest.is_empty()
+    }
+}
+
+/// A `fmt::Write` that checks what is written against a string, piece by piece.
+struct Matcher<'a> {
+    rest: &'a str,
+    ok: bool,
+}
+
+impl Write for Matcher<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match self.rest.strip_prefix(s) {
+            Some(r) if self.ok => self.rest = r,
+            _ => self.ok = false,
+        }
+        Ok(())
+    }
+}
+
+/// A `fmt::Write` into a fixed buffer (for comparing two names without a heap).
+struct Buf {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl Write for Buf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl fmt::Display for TensorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.root.write_name(self.index(), f)
+    }
+}
+
+impl fmt::Debug for TensorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TensorName(\"{self}\")")
+    }
+}
+
+impl PartialEq for TensorName {
+    fn eq(&self, other: &TensorName) -> bool {
+        if core::ptr::eq(self.root, other.root) && self.index == other.index {
+            return true;
+        }
+        let mut buf = Buf {
+            bytes: [0; 128],
+            len: 0,
+        };
+        if other.root.write_name(other.index(), &mut buf).is_err() {
+            return false;
+        }
+        core::str::from_utf8(&buf.bytes[..buf.len]).is_ok_and(|s| self.is(s))
+    }
+}
+
+impl Eq for TensorName {}
+
+impl PartialEq<str> for TensorName {
+    fn eq(&self, other: &str) -> bool {
+        self.is(other)
+    }
+}
+
+impl PartialEq<&str> for TensorName {
+    fn eq(&self, other: &&str) -> bool {
+        self.is(other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LN: Entry = Entry::module(
+        "",
+        &[
+            Entry::tensor("weight", Shape::new(&[4]), Init::Ones),
+            Entry::tensor("bias", Shape::new(&[4]), Init::Zeros),
+        ],
+    );
+    const BLOCK: Entry = Entry::module(
+        "",
+        &[
+            LN.named("ln_1"),
+            Entry::tensor("attn.c_attn.weight", Shape::new(&[4, 12]), Init::Zeros),
+        ],
+    );
+    const MODEL: Entry = Entry::module(
+        "",
+        &[
+            Entry::tensor("wte.weight", Shape::new(&[10, 4]), Init::Zeros),
+            Entry::repeat("h", 12, &BLOCK),
+            LN.named("ln_f"),
+        ],
+    );
+    static ROOT: Entry = MODEL;
+
+    fn name(i: usize) -> TensorName {
+        TensorName::new(&ROOT, i).unwrap()
+    }
+
+    #[test]
+    fn names_counts_and_specs_follow_the_tree() {
+        assert_eq!(MODEL.tensors(), 1 + 12 * 3 + 2);
+        assert_eq!(MODEL.elements(), 40 + 12 * (8 + 48) + 8);
+        assert!(name(0).is("wte.weight"));
+        assert!(name(1).is("h.0.ln_1.weight"));
+        assert!(name(3).is("h.0.attn.c_attn.weight"));
+        assert!(name(34).is("h.11.ln_1.weight"));
+        assert!(name(35).is("h.11.ln_1.bias"));
+        assert!(name(37).is("ln_f.weight"));
+        assert!(!name(37).is("ln_f.weigh"));
+        assert!(!name(37).is("ln_f.weights"));
+        assert!(TensorName::new(&ROOT, 39).is_none());
+        assert_eq!(
+            MODEL.spec(3),
+            Some(Spec {
+                shape: Shape::new(&[4, 12]),
+                init: Init::Zeros
+            })
+        );
+        assert_eq!(MODEL.max_name_len(), "h.11.attn.c_attn.weight".len());
+        for i in 0..MODEL.tensors() {
+            let mut buf = Buf {
+                bytes: [0; 128],
+                len: 0,
+            };
+            MODEL.write_name(i, &mut buf).unwrap();
+            let s = core::str::from_utf8(&buf.bytes[..buf.len]).unwrap();
+            assert_eq!(MODEL.find(s), Some(i), "{s}");
+        }
+        for bad in [
+            "",
+            "h",
+            "h.",
+            "h.1",
+            "h.12.ln_1.bias",
+            "h.01.ln_1.bias",
+            "h.1.",
+            "wte",
+            "wte.weight.",
+            "ln_f",
+            "x.wte.weight",
+        ] {
+            assert_eq!(MODEL.find(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_compare_by_text() {
+        static OTHER: Entry = Entry::module(
+            "",
+            &[Entry::tensor("wte.weight", Shape::new(&[1]), Init::Zeros)],
+        );
+        let a = name(0);
+        let b = TensorName::new(&OTHER, 0).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, name(1));
+        assert_eq!(a, "wte.weight");
+    }
+}
