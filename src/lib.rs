@@ -59,8 +59,10 @@ pub mod kernels;
 pub mod params;
 mod random;
 pub mod safetensors;
+pub mod sample;
 pub mod simd;
 pub mod tensor;
+pub mod train;
 pub mod vocab;
 pub mod word2vec;
 

@@ -1,4 +1,4 @@
-//! A fixed-capacity vocabulary: a tokenizer over `&str`, word counting, and the
+//! A fixed-capacity word vocabulary: a tokenizer over `&str`, word counting, and the
 //! word ↔ id mapping that word2vec trains on — all in `heapless` storage.
 //!
 //! Words are lower-cased and at most `L` bytes long (longer ones are unknown). Id

@@ -1,0 +1,199 @@
+//! Training over any declared parameter set: the optimisers, gradient clipping and the
+//! optimiser state, working tensor by tensor through [`Params`](crate::params::Params)
+//! — no model lists its tensors for them.
+//!
+//! A model's train step is its own forward and backward pass followed by
+//! [`apply_gradients`], which clips the gradients' global norm and updates every
+//! parameter with SGD, momentum SGD or Adam/AdamW:
+//!
+//! ```
+//! use edgegrad::params::Init;
+//! use edgegrad::train::{self, OptState, Optimizer, TrainConfig};
+//! use edgegrad::kernels::Adam;
+//!
+//! edgegrad::params! {
+//!     /// Two numbers to fit.
+//!     pub struct Pair<> {
+//!         /// The numbers.
+//!         x: [f32; 2] = "x", Init::Zeros;
+//!     }
+//! }
+//! // Minimise ‖x − (3, −1)‖²: the gradient is 2(x − target).
+//! let (mut p, mut g) = (Pair::ZERO, Pair::ZERO);
+//! let mut state = OptState::ZERO;
+//! let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(0.1)), max_grad_norm: Some(10.0) };
+//! for _ in 0..300 {
+//!     g.x = [2.0 * (p.x[0] - 3.0), 2.0 * (p.x[1] + 1.0)];
+//!     train::apply_gradients(&mut p, &mut g, &mut state, &cfg)?;
+//! }
+//! assert!((p.x[0] - 3.0).abs() < 0.01 && (p.x[1] + 1.0).abs() < 0.01);
+//! # Ok::<(), edgegrad::Error>(())
+//! ```
+
+use crate::error::{Error, Result};
+use crate::kernels::{self as k, Adam, AdamStep};
+use crate::params::{self, ParamsMut, Zero};
+
+/// How parameters are updated from gradients.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// `θ ← θ − lr·g`.
+    Sgd {
+        /// Learning rate.
+        lr: f32,
+    },
+    /// SGD with momentum: `v ← μ·v + g`, `θ ← θ − lr·v`.
+    Momentum {
+        /// Learning rate.
+        lr: f32,
+        /// Momentum `μ` in `[0, 1)`.
+        momentum: f32,
+    },
+    /// Adam / AdamW with bias correction.
+    Adam(Adam),
+}
+
+impl Optimizer {
+    /// Checks the hyper-parameters: a finite learning rate, `0 ≤ momentum < 1`, and
+    /// Adam's own conditions.
+    pub fn validate(&self) -> Result<()> {
+        let (lr, momentum) = match *self {
+            Optimizer::Sgd { lr } => (lr, 0.0),
+            Optimizer::Momentum { lr, momentum } => (lr, momentum),
+            Optimizer::Adam(adam) => return adam.validate(),
+        };
+        if !lr.is_finite() {
+            return Err(Error::InvalidParameter {
+                what: "optimizer lr",
+                expected: "a finite learning rate",
+            });
+        }
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::InvalidParameter {
+                what: "optimizer momentum",
+                expected: "0 <= momentum < 1",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One step's update rule, with Adam's per-step constants computed once for all tensors.
+enum Update {
+    Sgd(f32),
+    Momentum(f32, f32),
+    Adam(AdamStep),
+}
+
+/// Settings of a training step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// Clip the global gradient norm to this value before the update (`None`: no
+    /// clipping).
+    pub max_grad_norm: Option<f32>,
+}
+
+/// What one training step measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// Loss of the sequence before the update.
+    pub loss: f32,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+}
+
+/// Optimiser state for the parameters `P`: first and second moment estimates (the
+/// first doubles as momentum SGD's velocity), of `P`'s own shapes, and the step count.
+#[derive(Debug)]
+pub struct OptState<P> {
+    /// First moments (Adam) or velocities (momentum).
+    pub m: P,
+    /// Second moments (Adam).
+    pub v: P,
+    /// Number of updates taken so far.
+    pub t: u32,
+}
+
+impl<P: Zero> OptState<P> {
+    /// Fresh state: zero moments, no steps (a `const`, for a `static`).
+    pub const ZERO: Self = OptState {
+        m: P::ZERO,
+        v: P::ZERO,
+        t: 0,
+    };
+
+    /// Bytes this struct takes.
+    pub const BYTES: usize = core::mem::size_of::<Self>();
+}
+
+impl<P: ParamsMut> OptState<P> {
+    /// Back to the fresh state.
+    pub fn reset(&mut self) {
+        params::zero(&mut self.m);
+        params::zero(&mut self.v);
+        self.t = 0;
+    }
+}
+
+/// Scales all of `grads` together so that their global norm is at most `max_norm`
+/// (as [`kernels::clip_grad_norm`](crate::kernels::clip_grad_norm) does for a list of
+/// slices) and returns the norm before clipping. A NaN or infinite gradient is
+/// [`Error::NonFinite`] (`index`: the first such tensor) and changes nothing.
+pub fn clip_grad_norm<P: ParamsMut + ?Sized>(grads: &mut P, max_norm: f32) -> Result<f32> {
+    if max_norm.is_nan() || max_norm < 0.0 {
+        return Err(Error::InvalidParameter {
+            what: "clip_grad_norm max_norm",
+            expected: "max_norm >= 0",
+        });
+    }
+    let total = params::global_norm(grads);
+    if !total.is_finite() {
+        let index = (0..P::TENSORS)
+            .position(|i| !k::global_norm(&[grads.tensor(i)]).is_finite())
+            .unwrap_or(0);
+        return Err(Error::NonFinite {
+            what: "clip_grad_norm gradient slice",
+            index,
+        });
+    }
+    if total > max_norm {
+        params::scale(grads, max_norm / (total + 1e-6));
+    }
+    Ok(total)
+}
+
+/// Clips `grads` to `cfg.max_grad_norm` (if set) and updates `params` with
+/// `cfg.optimizer`, tensor by tensor. Returns the gradient norm before clipping.
+/// Invalid settings ([`Error::InvalidParameter`]) and a non-finite gradient
+/// ([`Error::NonFinite`]) are found before anything changes: parameters, gradients and
+/// state stay as they were.
+pub fn apply_gradients<P: ParamsMut>(
+    params: &mut P,
+    grads: &mut P,
+    state: &mut OptState<P>,
+    cfg: &TrainConfig,
+) -> Result<f32> {
+    cfg.optimizer.validate()?;
+    let t = state.t.saturating_add(1);
+    let update = match cfg.optimizer {
+        Optimizer::Sgd { lr } => Update::Sgd(lr),
+        Optimizer::Momentum { lr, momentum } => Update::Momentum(lr, momentum),
+        Optimizer::Adam(adam) => Update::Adam(adam.prepare(t)?),
+    };
+    // Without a limit, clipping only checks that the gradients are finite.
+    let norm = clip_grad_norm(grads, cfg.max_grad_norm.unwrap_or(f32::INFINITY))?;
+    state.t = t;
+    for i in 0..P::TENSORS {
+        let (p, g) = (params.tensor_mut(i), grads.tensor(i));
+        match update {
+            Update::Sgd(lr) => k::sgd(p, g, lr)?,
+            Update::Momentum(lr, momentum) => {
+                k::sgd_momentum(p, g, state.m.tensor_mut(i), lr, momentum)?;
+            }
+            Update::Adam(step) => step.apply(p, g, state.m.tensor_mut(i), state.v.tensor_mut(i))?,
+        }
+    }
+    Ok(norm)
+}

@@ -1,0 +1,257 @@
+//! Character vocabularies: token id `i` is the `i`-th character of a fixed list, and
+//! the last id stands for every character outside it.
+
+use core::fmt;
+
+use crate::error::{Error, Result};
+
+/// Up to `V` characters, token id `i` being the `i`-th; the last one stands for every
+/// character not in the list (text outside the training alphabet still encodes).
+///
+/// Build it from a saved list ([`from_chars`](Self::from_chars), the format its
+/// `Display` writes), from the first characters a text uses
+/// ([`first_seen`](Self::first_seen)), or from a text's most frequent characters
+/// ([`CharCounter::most_frequent`]).
+///
+/// ```
+/// use edgegrad::vocab::CharVocab;
+/// let v = CharVocab::<9>::first_seen("hello world", '?');
+/// assert_eq!(v.to_string(), "helo wrd?");
+/// let mut ids = [0_u16; 5];
+/// assert_eq!(v.encode("hold!", &mut ids), 5);
+/// assert_eq!(ids, [0, 3, 2, 7, 8]); // h o l d, and the last id for the unknown !
+/// assert_eq!(v.decode(&ids).to_string(), "hold?");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CharVocab<const V: usize> {
+    chars: [char; V],
+    len: usize,
+}
+
+impl<const V: usize> CharVocab<V> {
+    /// No characters yet.
+    pub const EMPTY: Self = CharVocab {
+        chars: ['\0'; V],
+        len: 0,
+    };
+
+    /// The characters of `chars`, in order, as ids `0, 1, …`; the last one stands for
+    /// every other character. [`Error::InvalidLength`] for none or more than `V`,
+    /// [`Error::InvalidParameter`] for a character listed twice.
+    ///
+    /// ```
+    /// use edgegrad::vocab::CharVocab;
+    /// let v = CharVocab::<4>::from_chars("ab?")?;
+    /// assert_eq!((v.id('b'), v.id('z'), v.char(2)), (1, 2, '?'));
+    /// assert!(CharVocab::<2>::from_chars("ab?").is_err());
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn from_chars(chars: &str) -> Result<Self> {
+        let n = chars.chars().count();
+        if n == 0 || n > V {
+            return Err(Error::InvalidLength {
+                what: "character vocabulary",
+                found: n,
+                min: 1,
+                max: V,
+            });
+        }
+        let mut v = Self::EMPTY;
+        for c in chars.chars() {
+            if v.chars[..v.len].contains(&c) {
+                return Err(Error::InvalidParameter {
+                    what: "character vocabulary",
+                    expected: "every character listed once",
+                });
+            }
+            v.chars[v.len] = c;
+            v.len += 1;
+        }
+        Ok(v)
+    }
+
+    /// The distinct characters of `text` in order of first appearance, at most `V − 1`
+    /// of them (later new ones fall to the last id), then `other` as the last id
+    /// (`other` itself is not taken from the text). Needs `V ≥ 1`.
+    pub fn first_seen(text: &str, other: char) -> Self {
+        let mut v = Self::EMPTY;
+        if V == 0 {
+            return v;
+        }
+        for c in text.chars() {
+            if v.len + 1 < V && c != other && !v.chars[..v.len].contains(&c) {
+                v.chars[v.len] = c;
+                v.len += 1;
+            }
+        }
+        v.chars[v.len] = other;
+        v.len += 1;
+        v
+    }
+
+    /// Number of characters (ids), the last standing for every other character.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no character (only [`EMPTY`](Self::EMPTY)).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The characters in id order.
+    pub fn chars(&self) -> &[char] {
+        &self.chars[..self.len]
+    }
+
+    /// The id of `c`: its position, or the last id if it is not in the list.
+    pub fn id(&self, c: char) -> u16 {
+        let other = self.len.saturating_sub(1);
+        self.chars().iter().position(|&d| d == c).unwrap_or(other) as u16
+    }
+
+    /// The character of `id`; ids past the list (a model's vocabulary may be larger
+    /// than its alphabet) give the last character, the one for "other".
+    pub fn char(&self, id: u16) -> char {
+        let chars = self.chars();
+        chars
+            .get(usize::from(id))
+            .or(chars.last())
+            .copied()
+            .unwrap_or('\u{FFFD}')
+    }
+
+    /// Writes the ids of `text`'s characters into `out` and returns how many were
+    /// written (at most `out.len()`).
+    pub fn encode(&self, text: &str, out: &mut [u16]) -> usize {
+        let mut n = 0;
+        for (slot, c) in out.iter_mut().zip(text.chars()) {
+            *slot = self.id(c);
+            n += 1;
+        }
+        n
+    }
+
+    /// The text of `ids`, as a `Display` value (no allocation).
+    pub fn decode<'a>(&'a self, ids: &'a [u16]) -> impl fmt::Display + 'a {
+        Decoded { vocab: self, ids }
+    }
+}
+
+/// Writes the characters in id order: the text [`CharVocab::from_chars`] reads back.
+impl<const V: usize> fmt::Display for CharVocab<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &c in self.chars() {
+            fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+struct Decoded<'a, const V: usize> {
+    vocab: &'a CharVocab<V>,
+    ids: &'a [u16],
+}
+
+impl<const V: usize> fmt::Display for Decoded<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &id in self.ids {
+            fmt::Write::write_char(f, self.vocab.char(id))?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts the characters of texts, with room for `N` distinct ones, to keep the most
+/// frequent as a [`CharVocab`].
+///
+/// ```
+/// use edgegrad::vocab::CharCounter;
+/// let mut counter = CharCounter::<64>::new();
+/// counter.add_text("abracadabra")?;
+/// let v = counter.most_frequent::<4>('?');
+/// assert_eq!(v.to_string(), "abr?"); // a ×5, b ×2, r ×2 (ties by character), then other
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CharCounter<const N: usize> {
+    chars: [char; N],
+    counts: [u64; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for CharCounter<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> CharCounter<N> {
+    /// No character counted.
+    pub const fn new() -> Self {
+        CharCounter {
+            chars: ['\0'; N],
+            counts: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Counts every character of `text`. [`Error::InvalidLength`] when a character
+    /// would be the `N + 1`-th distinct one (the counts of the text before it are
+    /// kept).
+    pub fn add_text(&mut self, text: &str) -> Result<()> {
+        for c in text.chars() {
+            match self.chars[..self.len].iter().position(|&d| d == c) {
+                Some(i) => self.counts[i] += 1,
+                None if self.len < N => {
+                    self.chars[self.len] = c;
+                    self.counts[self.len] = 1;
+                    self.len += 1;
+                }
+                None => {
+                    return Err(Error::InvalidLength {
+                        what: "distinct characters",
+                        found: N + 1,
+                        min: 0,
+                        max: N,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of distinct characters counted.
+    pub fn distinct(&self) -> usize {
+        self.len
+    }
+
+    /// The `V − 1` most frequent characters (ties: the smaller character first), then
+    /// `other` as the last id, which every other character (and `other` itself, if the
+    /// text has it) maps to. Needs `V ≥ 1`.
+    pub fn most_frequent<const V: usize>(&self, other: char) -> CharVocab<V> {
+        let mut v = CharVocab::<V>::EMPTY;
+        if V == 0 {
+            return v;
+        }
+        // Selection of the next best V − 1 times: V and N are small, and no sort of
+        // the counter is needed.
+        while v.len + 1 < V {
+            let best = (0..self.len)
+                .filter(|&i| self.chars[i] != other && !v.chars[..v.len].contains(&self.chars[i]))
+                .max_by(|&a, &b| {
+                    self.counts[a]
+                        .cmp(&self.counts[b])
+                        .then(self.chars[b].cmp(&self.chars[a]))
+                });
+            let Some(i) = best else {
+                break;
+            };
+            v.chars[v.len] = self.chars[i];
+            v.len += 1;
+        }
+        v.chars[v.len] = other;
+        v.len += 1;
+        v
+    }
+}
