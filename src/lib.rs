@@ -56,6 +56,7 @@
 pub mod attention;
 mod error;
 pub mod kernels;
+pub mod nn;
 pub mod params;
 mod random;
 pub mod safetensors;

@@ -1,33 +1,14 @@
-//! Incremental decoding with a KV cache, and sampling.
+//! Incremental decoding with a KV cache: each step is the layers' one-position steps.
 
 use rand_core::RngCore;
 
-use crate::error::{Error, Result, check_index, check_len_range};
-use crate::kernels::softmax::checked_max;
-use crate::kernels::{self as k, Accum};
-use crate::tensor::{Matrix, view_of};
+use crate::error::{Result, check_index, check_len_range};
+use crate::kernels::Accum;
+use crate::nn::{KvCache, StepScratch};
+use crate::sample::{self, Sampling};
+use crate::tensor::Matrix;
 
-use super::forward::score_scale;
-use super::model::AttentionLm;
-use super::model::AttentionWeights;
-use crate::random::uniform01;
-
-/// How the next token is chosen from the logits.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Sampling {
-    /// The most likely token (the first one on ties).
-    Greedy,
-    /// A draw from `softmax(logits / τ)`; `τ > 0`, lower is more conservative.
-    Temperature(f32),
-    /// A draw from `softmax(logits / τ)` restricted to the `k` most likely tokens (tokens
-    /// tied with the `k`-th are kept too).
-    TopK {
-        /// How many tokens stay candidates, `1 ≤ k ≤ V`.
-        k: usize,
-        /// Temperature `τ > 0`.
-        temperature: f32,
-    },
-}
+use super::model::{AttentionLm, AttentionWeights, Layers};
 
 /// Generation state for an [`AttentionLm<V, T, D, DK>`](AttentionLm): the keys and
 /// values of every position so far (the KV cache) and one position's activations.
@@ -58,14 +39,13 @@ pub struct Decoder<const V: usize, const T: usize, const D: usize, const DK: usi
     keys: Matrix<T, DK>,
     values: Matrix<T, DK>,
     len: usize,
-    h0: Matrix<1, D>,
-    q: Matrix<1, DK>,
-    scores: Matrix<1, T>,
-    ctx: Matrix<1, DK>,
-    h1: Matrix<1, D>,
-    logits: Matrix<1, V>,
-    probs: Matrix<1, V>,
-    sorted: Matrix<1, V>,
+    h0: [f32; D],
+    q: [f32; DK],
+    scores: [f32; T],
+    ctx: [f32; DK],
+    h1: [f32; D],
+    logits: [f32; V],
+    probs: [f32; V],
 }
 
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V, T, D, DK> {
@@ -74,14 +54,13 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         keys: Matrix::ZERO,
         values: Matrix::ZERO,
         len: 0,
-        h0: Matrix::ZERO,
-        q: Matrix::ZERO,
-        scores: Matrix::ZERO,
-        ctx: Matrix::ZERO,
-        h1: Matrix::ZERO,
-        logits: Matrix::ZERO,
-        probs: Matrix::ZERO,
-        sorted: Matrix::ZERO,
+        h0: [0.0; D],
+        q: [0.0; DK],
+        scores: [0.0; T],
+        ctx: [0.0; DK],
+        h1: [0.0; D],
+        logits: [0.0; V],
+        probs: [0.0; V],
     };
 
     /// Bytes this struct takes.
@@ -112,11 +91,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
 
     /// Logits of the last position decoded.
     pub fn logits(&self) -> &[f32; V] {
-        self.logits.row(0)
+        &self.logits
     }
 
     /// Appends `token` at the next position and returns the logits for the position
-    /// after it. [`Error::InvalidLength`] once `T` positions are used.
+    /// after it. [`Error::InvalidLength`](crate::Error::InvalidLength) once `T`
+    /// positions are used.
     pub fn step<'m>(
         &mut self,
         model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
@@ -126,51 +106,28 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
         check_len_range("decoded positions", t + 1, 1, T)?;
-        let h0 = self.h0.row_mut(0);
-        k::add(&model.tok_emb[usize::from(token)], &model.pos_emb[t], h0)?;
-        let h0 = self.h0.row(0);
-        k::vecmat(h0, view_of(model.w_q), self.q.row_mut(0), Accum::Overwrite)?;
-        k::vecmat(
-            h0,
-            view_of(model.w_k),
-            self.keys.row_mut(t),
-            Accum::Overwrite,
+        let Layers { embed, attn, head } = model.layers();
+        embed.step(token, t, &mut self.h0)?;
+        // h1 = h0 + attention(h0), with the new key and value appended to the cache.
+        self.h1 = self.h0;
+        attn.step(
+            &self.h0,
+            t,
+            &mut KvCache {
+                keys: self.keys.view_mut(),
+                values: self.values.view_mut(),
+            },
+            &mut StepScratch {
+                q: &mut self.q,
+                scores: &mut self.scores,
+                ctx: &mut self.ctx,
+            },
+            &mut self.h1,
+            Accum::Add,
         )?;
-        k::vecmat(
-            h0,
-            view_of(model.w_v),
-            self.values.row_mut(t),
-            Accum::Overwrite,
-        )?;
-        // Attention of the new position over positions 0..=t.
-        let scores = &mut self.scores.row_mut(0)[..=t];
-        k::matvec(
-            self.keys.top(t + 1)?,
-            self.q.row(0),
-            scores,
-            Accum::Overwrite,
-        )?;
-        k::scale(score_scale::<DK>(), scores);
-        k::softmax_in_place(scores)?;
-        k::vecmat(
-            scores,
-            self.values.top(t + 1)?,
-            self.ctx.row_mut(0),
-            Accum::Overwrite,
-        )?;
-        let h1 = self.h1.row_mut(0);
-        h1.copy_from_slice(h0);
-        k::vecmat(self.ctx.row(0), view_of(model.w_o), h1, Accum::Add)?;
-        let logits = self.logits.row_mut(0);
-        k::vecmat(
-            self.h1.row(0),
-            view_of(model.w_out),
-            logits,
-            Accum::Overwrite,
-        )?;
-        k::add_assign(logits, model.b_out)?;
+        head.step(&self.h1, &mut self.logits, Accum::Overwrite)?;
         self.len = t + 1;
-        Ok(self.logits.row(0))
+        Ok(&self.logits)
     }
 
     /// Starts over with `prompt` (`1 ≤ len ≤ T`) and returns the logits after its last
@@ -186,63 +143,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         for &t in prompt {
             self.step(model, t)?;
         }
-        Ok(self.logits.row(0))
+        Ok(&self.logits)
     }
 
-    /// Chooses a token from the current logits.
+    /// Chooses a token from the current logits ([`sample::sample`]).
     pub fn sample<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16> {
-        let logits = self.logits.row(0);
-        let max = checked_max("decoder logits", logits)?;
-        let (temperature, top_k) = match sampling {
-            Sampling::Greedy => {
-                let best = (0..V).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
-                return Ok(best as u16);
-            }
-            Sampling::Temperature(t) => (t, V),
-            Sampling::TopK { k, temperature } => (temperature, k),
-        };
-        if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(Error::InvalidParameter {
-                what: "sampling temperature",
-                expected: "a finite temperature > 0",
-            });
-        }
-        if top_k == 0 || top_k > V {
-            return Err(Error::InvalidParameter {
-                what: "sampling top-k",
-                expected: "1 <= k <= V",
-            });
-        }
-        let probs = self.probs.row_mut(0);
-        // Shift by the maximum before dividing, so that a tiny temperature cannot
-        // overflow: the best token gets 0, the others ≤ 0 (possibly -inf).
-        for (p, &l) in probs.iter_mut().zip(logits) {
-            *p = (l - max) / temperature;
-        }
-        if top_k < V {
-            let sorted = self.sorted.row_mut(0);
-            sorted.copy_from_slice(probs);
-            let (_, kth, _) = sorted.select_nth_unstable_by(V - top_k, |a, b| a.total_cmp(b));
-            let threshold = *kth;
-            probs
-                .iter_mut()
-                .filter(|p| **p < threshold)
-                .for_each(|p| *p = f32::NEG_INFINITY);
-        }
-        k::softmax_in_place(probs)?;
-        let u = uniform01(rng);
-        let mut cumulative = 0.0;
-        let mut last = 0;
-        for (i, &p) in probs.iter().enumerate() {
-            if p > 0.0 {
-                cumulative += p;
-                last = i;
-                if u < cumulative {
-                    return Ok(i as u16);
-                }
-            }
-        }
-        Ok(last as u16)
+        sample::sample(&self.logits, sampling, &mut self.probs, rng)
     }
 
     /// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding

@@ -1,8 +1,12 @@
 //! The parameters of the attention language model, declared once.
 
 use crate::error::{Result, check_index, check_len_range};
+use crate::nn::{
+    CausalSelfAttention, CausalSelfAttentionGrads, Embedding, EmbeddingGrads, Linear, LinearGrads,
+    Qkv, QkvGrads,
+};
 use crate::params::{Init, Ref, SQRT_3};
-use crate::tensor::Matrix;
+use crate::tensor::{Matrix, view_of};
 
 crate::params! {
     /// A causal single-head attention language model over at most `T` tokens from a
@@ -110,5 +114,85 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             check_index("token id", usize::from(t), V)?;
         }
         Ok(())
+    }
+}
+
+/// The model's layers, as views of its weights: the one place where its tensors are
+/// given their roles in the formulas.
+pub(super) struct Layers<'w> {
+    /// `h0[i] = tok_emb[x[i]] + pos_emb[i]`.
+    pub embed: Embedding<'w>,
+    /// `(p·v)·w_o`, one head of width `DK`.
+    pub attn: CausalSelfAttention<'w>,
+    /// `logits = h1·w_out + b_out`.
+    pub head: Linear<'w>,
+}
+
+/// Views of the gradient tensors, in the layers' roles.
+pub(super) struct LayerGrads<'g> {
+    pub embed: EmbeddingGrads<'g>,
+    pub attn: CausalSelfAttentionGrads<'g>,
+    pub head: LinearGrads<'g>,
+}
+
+impl<'w, const V: usize, const T: usize, const D: usize, const DK: usize>
+    AttentionWeights<'w, V, T, D, DK>
+{
+    /// The layers, built without the runtime checks of their constructors: the shapes
+    /// fit by the model's types.
+    pub(super) fn layers(&self) -> Layers<'w> {
+        let linear = |w, b| Linear { weight: w, bias: b };
+        let qkv = Qkv::Separate {
+            q: linear(view_of(self.w_q), None),
+            k: linear(view_of(self.w_k), None),
+            v: linear(view_of(self.w_v), None),
+        };
+        Layers {
+            embed: Embedding {
+                tokens: view_of(self.tok_emb),
+                positions: view_of(self.pos_emb),
+            },
+            attn: CausalSelfAttention::from_parts(qkv, linear(view_of(self.w_o), None), 1),
+            head: linear(view_of(self.w_out), Some(self.b_out)),
+        }
+    }
+}
+
+impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionGrads<V, T, D, DK> {
+    pub(super) fn layer_grads(&mut self) -> LayerGrads<'_> {
+        let AttentionLm {
+            tok_emb,
+            pos_emb,
+            w_q,
+            w_k,
+            w_v,
+            w_o,
+            w_out,
+            b_out,
+        } = self;
+        fn linear<const R: usize, const C: usize>(w: &mut Matrix<R, C>) -> LinearGrads<'_> {
+            LinearGrads {
+                weight: w.view_mut(),
+                bias: None,
+            }
+        }
+        LayerGrads {
+            embed: EmbeddingGrads {
+                tokens: tok_emb.view_mut(),
+                positions: pos_emb.view_mut(),
+            },
+            attn: CausalSelfAttentionGrads {
+                qkv: QkvGrads::Separate {
+                    q: linear(w_q),
+                    k: linear(w_k),
+                    v: linear(w_v),
+                },
+                proj: linear(w_o),
+            },
+            head: LinearGrads {
+                weight: w_out.view_mut(),
+                bias: Some(b_out),
+            },
+        }
     }
 }

@@ -72,6 +72,17 @@ pub fn gelu(x: &[f32], y: &mut [f32]) -> Result<()> {
     Ok(())
 }
 
+/// `x ← gelu(x)` element-wise, in place (see [`gelu`]).
+///
+/// ```
+/// let mut x = [0.0, 10.0];
+/// edgegrad::kernels::gelu_in_place(&mut x);
+/// assert_eq!(x, [0.0, 10.0]);
+/// ```
+pub fn gelu_in_place(x: &mut [f32]) {
+    simd::update([x], [], |[x], []| [gelu_lanes(x)]);
+}
+
 /// Backward pass of [`gelu`]: `dx ← gelu'(x) ⊙ dy` (or `dx ← dx + gelu'(x) ⊙ dy` with
 /// [`Accum::Add`]), given the forward input `x`.
 ///
@@ -95,5 +106,20 @@ pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32], acc: Accum) -> Resul
             });
         }
     }
+    Ok(())
+}
+
+/// Backward pass of [`gelu`] with the gradient in place: `g ← gelu'(x) ⊙ g`, turning
+/// `∂L/∂gelu(x)` into `∂L/∂x` without a second buffer.
+///
+/// ```
+/// let mut g = [1.0, 2.0];
+/// edgegrad::kernels::gelu_backward_in_place(&[0.0, 10.0], &mut g)?;
+/// assert_eq!(g, [0.5, 2.0]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn gelu_backward_in_place(x: &[f32], g: &mut [f32]) -> Result<()> {
+    check_len("gelu_backward_in_place gradient", x.len(), g.len())?;
+    simd::update([g], [x], |[g], [x]| [gelu_grad_lanes(x) * g]);
     Ok(())
 }

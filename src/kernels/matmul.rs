@@ -139,7 +139,7 @@ pub fn gemm(
             n,
             k,
             Lhs::Rows { a, ld: lda },
-            Rhs { b, ld: ldb },
+            Rhs::new(b, k, ldb),
             beta,
             out,
         ),
@@ -148,7 +148,7 @@ pub fn gemm(
             n,
             k,
             Lhs::Cols { a, ld: lda },
-            Rhs { b, ld: ldb },
+            Rhs::new(b, k, ldb),
             beta,
             out,
         ),
@@ -158,7 +158,7 @@ pub fn gemm(
             m,
             k,
             Lhs::Rows { a: b, ld: ldb },
-            Rhs { b: a, ld: lda },
+            Rhs::new(a, k, lda),
             beta,
             Out {
                 transposed: true,
@@ -243,9 +243,20 @@ pub fn matvec(a: MatRef<'_>, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()>
     }
     // One dot product per row: x stays in L1 and each row streams through once. (The
     // A·Bᵀ tile kernel with one row of x measured 5–9 % slower in decoding.)
-    for (yi, row) in y.iter_mut().zip(a.row_iter()) {
+    let each = |yi: &mut f32, row: &[f32]| -> Result<()> {
         let d = dot(row, x)?;
         *yi = if acc == Accum::Add { *yi + d } else { d };
+        Ok(())
+    };
+    if a.is_contiguous() {
+        // Whole rows back to back: no stride arithmetic per row (decoding's hot loop).
+        for (yi, row) in y.iter_mut().zip(a.as_slice().chunks_exact(a.cols())) {
+            each(yi, row)?;
+        }
+    } else {
+        for (yi, row) in y.iter_mut().zip(a.row_iter()) {
+            each(yi, row)?;
+        }
     }
     Ok(())
 }
@@ -359,6 +370,20 @@ enum Lhs<'a> {
 struct Rhs<'a> {
     b: &'a [f32],
     ld: usize,
+    /// Whether every row is a whole `ld` long (always for a contiguous operand; a
+    /// strided view ends with its last element, so its last row is shorter).
+    whole: bool,
+}
+
+impl<'a> Rhs<'a> {
+    /// `rows` rows of `b`, `ld` apart.
+    fn new(b: &'a [f32], rows: usize, ld: usize) -> Self {
+        Rhs {
+            b,
+            ld,
+            whole: b.len() >= rows * ld,
+        }
+    }
 }
 
 /// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n` (α is `out`'s); if `out` is
@@ -498,16 +523,28 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
 ) -> [[Vector; V]; R] {
     let mut acc = [[splat(0.0); V]; R];
     let span = if FULL { V * LANES } else { t.width };
-    let Rhs { b, ld } = rhs;
-    if FULL {
-        // Rows `ld` apart; the last may be shorter than `ld` (a strided view ends with
-        // its last element), never shorter than `j0 + span`.
-        let rows = b[t.k0 * ld..].chunks(ld).take(t.kc);
+    let Rhs { b, ld, whole } = rhs;
+    if FULL && whole {
+        // Whole rows `ld` apart.
+        let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
         for (p, brow) in rows.enumerate() {
             let seg = &brow[t.j0..t.j0 + span];
             let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
             fma_step(&mut acc, a_at(p), bv);
         }
+    } else if FULL {
+        // A strided view ends with its last element: its last row is shorter than
+        // `ld` (never than `j0 + span`), so it goes by itself.
+        let last = t.k0 + t.kc - 1;
+        let body = b[t.k0 * ld..last * ld].chunks_exact(ld);
+        for (p, brow) in body.enumerate() {
+            let seg = &brow[t.j0..t.j0 + span];
+            let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
+            fma_step(&mut acc, a_at(p), bv);
+        }
+        let seg = &b[last * ld + t.j0..last * ld + t.j0 + span];
+        let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
+        fma_step(&mut acc, a_at(t.kc - 1), bv);
     } else {
         // A narrow last column tile: its unused lanes may read whatever follows in the
         // slice (the next row), since they are never stored. Only the rows too close

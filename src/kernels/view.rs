@@ -188,7 +188,7 @@ impl<'a> MatRef<'a> {
     }
 
     /// Row `i` (panics if `i ≥ rows`, like slice indexing).
-    #[inline]
+    #[inline(always)]
     pub fn row(&self, i: usize) -> &'a [f32] {
         &self.data[i * self.stride..i * self.stride + self.cols]
     }
@@ -206,7 +206,7 @@ impl<'a> MatRef<'a> {
 
     /// Rows `start .. start + n` as a view ([`Error::InvalidLength`] if they are not all
     /// rows of this one).
-    #[inline]
+    #[inline(always)]
     pub fn rows_range(&self, start: usize, n: usize) -> Result<MatRef<'a>> {
         check_len_range("matrix rows", n, 0, self.rows.saturating_sub(start))?;
         let from = start.saturating_mul(self.stride).min(self.data.len());
@@ -219,14 +219,14 @@ impl<'a> MatRef<'a> {
     }
 
     /// The first `n` rows ([`rows_range`](Self::rows_range) from 0).
-    #[inline]
+    #[inline(always)]
     pub fn top(&self, n: usize) -> Result<MatRef<'a>> {
         self.rows_range(0, n)
     }
 
     /// Columns `start .. start + n` as a view with this view's stride
     /// ([`Error::InvalidLength`] if they are not all columns of this one).
-    #[inline]
+    #[inline(always)]
     pub fn cols_range(&self, start: usize, n: usize) -> Result<MatRef<'a>> {
         check_len_range("matrix columns", n, 0, self.cols.saturating_sub(start))?;
         let from = start.min(self.data.len());
@@ -387,7 +387,7 @@ impl<'a> MatMut<'a> {
     }
 
     /// Row `i`, mutable (panics if `i ≥ rows`, like slice indexing).
-    #[inline]
+    #[inline(always)]
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
         &mut self.data[i * self.stride..i * self.stride + self.cols]
     }
@@ -412,7 +412,7 @@ impl<'a> MatMut<'a> {
     }
 
     /// Rows `start .. start + n` as a mutable view; see [`MatRef::rows_range`].
-    #[inline]
+    #[inline(always)]
     pub fn rows_range_mut(&mut self, start: usize, n: usize) -> Result<MatMut<'_>> {
         check_len_range("matrix rows", n, 0, self.rows.saturating_sub(start))?;
         let from = start.saturating_mul(self.stride).min(self.data.len());
@@ -426,13 +426,13 @@ impl<'a> MatMut<'a> {
     }
 
     /// The first `n` rows as a mutable view.
-    #[inline]
+    #[inline(always)]
     pub fn top_mut(&mut self, n: usize) -> Result<MatMut<'_>> {
         self.rows_range_mut(0, n)
     }
 
     /// Columns `start .. start + n` as a mutable view; see [`MatRef::cols_range`].
-    #[inline]
+    #[inline(always)]
     pub fn cols_range_mut(&mut self, start: usize, n: usize) -> Result<MatMut<'_>> {
         check_len_range("matrix columns", n, 0, self.cols.saturating_sub(start))?;
         let from = start.min(self.data.len());

@@ -1,0 +1,228 @@
+//! The forward pass (on borrowed weights, so owned models and weights in flash share
+//! it), the backward pass and the training step: each a composition of the layers of
+//! [`crate::nn`], in the order of the formulas.
+
+use crate::error::{Error, Result};
+use crate::kernels::{self as k, Accum};
+use crate::train::{self, StepStats, TrainConfig};
+
+use super::AttentionOptState;
+use super::cache::{AttentionActivations, AttentionCache, attention_acts, attention_scratch};
+use super::model::{AttentionGrads, AttentionLm, AttentionWeights, LayerGrads, Layers};
+
+impl<const V: usize, const T: usize, const D: usize, const DK: usize>
+    AttentionWeights<'_, V, T, D, DK>
+{
+    /// Forward pass computing the logits of every position of `tokens`
+    /// (`1 ≤ len ≤ T`, ids `< V`) into `acts` — `logits[i] = h1[i]·w_out + b_out`
+    /// with `h1` as in the [`AttentionLm`] formulas; read them with
+    /// [`AttentionActivations::logits`]. No loss is computed. An
+    /// [`AttentionCache`] can be passed too (it holds an `AttentionActivations`).
+    pub fn forward_logits(
+        &self,
+        tokens: &[u16],
+        acts: &mut AttentionActivations<V, T, D, DK>,
+    ) -> Result<()> {
+        AttentionLm::<V, T, D, DK>::check_tokens(tokens, 1)?;
+        self.run_forward(tokens, acts)
+    }
+
+    /// Forward pass with the loss, the mean next-token cross-entropy (nats)
+    ///
+    /// ```text
+    /// loss = −1/(L−1) · Σ_{i=0}^{L−2} log softmax(logits[i])[x[i+1]]     (2 ≤ L ≤ T)
+    /// ```
+    ///
+    /// Also leaves in `cache` the fused gradient of the loss with respect to the logits,
+    /// for [`AttentionLm::backward`].
+    pub fn forward(&self, tokens: &[u16], cache: &mut AttentionCache<V, T, D, DK>) -> Result<f32> {
+        AttentionLm::<V, T, D, DK>::check_tokens(tokens, 2)?;
+        self.run_forward(tokens, &mut cache.acts)?;
+        let n = tokens.len() - 1;
+        let loss = k::cross_entropy_batch(
+            cache.acts.logits.top(n)?,
+            &tokens[1..],
+            None,
+            cache.dlogits.top_mut(n)?,
+        )?;
+        cache.acts.loss = loss;
+        Ok(loss)
+    }
+
+    /// The same loss as [`forward`](Self::forward), for inference: no gradient, so an
+    /// [`AttentionActivations`] suffices.
+    ///
+    /// ```
+    /// use edgegrad::attention::{AttentionActivations, AttentionCache, AttentionLm};
+    /// use rand_core::SeedableRng;
+    /// type Lm = AttentionLm<8, 6, 8, 4>;
+    /// let mut model = Lm::ZERO;
+    /// model.init(&mut rand_pcg::Pcg32::seed_from_u64(7));
+    /// let (mut acts, mut cache) = (AttentionActivations::ZERO, AttentionCache::ZERO);
+    /// let loss = model.weights().loss(&[1, 2, 3], &mut acts)?;
+    /// assert!((loss - model.forward(&[1, 2, 3], &mut cache)?).abs() < 1e-6);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn loss(
+        &self,
+        tokens: &[u16],
+        acts: &mut AttentionActivations<V, T, D, DK>,
+    ) -> Result<f32> {
+        AttentionLm::<V, T, D, DK>::check_tokens(tokens, 2)?;
+        self.run_forward(tokens, acts)?;
+        let n = tokens.len() - 1;
+        let mut total = 0.0;
+        for (i, &t) in tokens[1..].iter().enumerate() {
+            total += k::cross_entropy_loss(acts.logits.row(i), usize::from(t))?;
+        }
+        let loss = total / n as f32;
+        acts.loss = loss;
+        Ok(loss)
+    }
+
+    fn run_forward(&self, tokens: &[u16], a: &mut AttentionActivations<V, T, D, DK>) -> Result<()> {
+        let Layers { embed, attn, head } = self.layers();
+        let l = tokens.len();
+        a.len = l;
+        a.loss = f32::NAN;
+        a.tokens[..l].copy_from_slice(tokens);
+        embed.forward(tokens, a.h0.top_mut(l)?)?;
+        // h1 = h0 + attention(h0)
+        a.h1.as_mut_slice()[..l * D].copy_from_slice(&a.h0.as_slice()[..l * D]);
+        let mut acts = attention_acts(&mut a.qkv, &mut a.p, &mut a.ctx, l)?;
+        attn.forward(a.h0.top(l)?, &mut acts, a.h1.top_mut(l)?, Accum::Add)?;
+        head.forward(a.h1.top(l)?, a.logits.top_mut(l)?, Accum::Overwrite)
+    }
+}
+
+impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionLm<V, T, D, DK> {
+    /// Forward pass computing the logits of every position of `tokens`
+    /// (`1 ≤ len ≤ T`, ids `< V`) into `acts`; read them with
+    /// [`AttentionActivations::logits`]. No loss is computed.
+    pub fn forward_logits(
+        &self,
+        tokens: &[u16],
+        acts: &mut AttentionActivations<V, T, D, DK>,
+    ) -> Result<()> {
+        self.weights().forward_logits(tokens, acts)
+    }
+
+    /// Forward pass with the loss: the mean next-token cross-entropy over positions
+    /// `0..len-1` (`2 ≤ len ≤ T`). Also leaves in `cache` the fused gradient of the loss
+    /// with respect to the logits, for [`backward`](Self::backward).
+    ///
+    /// ```
+    /// use edgegrad::attention::{AttentionCache, AttentionLm};
+    /// use rand_core::SeedableRng;
+    /// type Lm = AttentionLm<8, 6, 8, 4>;
+    /// let mut model = Lm::ZERO;
+    /// model.init(&mut rand_pcg::Pcg32::seed_from_u64(7));
+    /// let mut cache = AttentionCache::ZERO;
+    /// let loss = model.forward(&[1, 2, 3, 4], &mut cache)?;
+    /// assert!(loss > 0.0);
+    /// assert!(model.forward(&[1], &mut cache).is_err()); // nothing to predict
+    /// assert!(model.forward(&[1, 8], &mut cache).is_err()); // token out of range
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn forward(&self, tokens: &[u16], cache: &mut AttentionCache<V, T, D, DK>) -> Result<f32> {
+        self.weights().forward(tokens, cache)
+    }
+
+    /// Backward pass of the last [`forward`](Self::forward) in `cache`: adds `∂loss/∂θ`
+    /// for every parameter to `grads` (so several sequences can be accumulated before
+    /// one update; clear with [`zero`](Self::zero)).
+    ///
+    /// The layers' backward passes in reverse order: the output layer (over the
+    /// positions that have a target), the attention (whose input gradient adds to the
+    /// residual's), the embeddings.
+    pub fn backward(
+        &self,
+        c: &mut AttentionCache<V, T, D, DK>,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+    ) -> Result<()> {
+        let l = c.acts.len;
+        if l < 2 || c.acts.loss.is_nan() {
+            return Err(Error::InvalidParameter {
+                what: "attention cache",
+                expected: "a forward pass with a loss",
+            });
+        }
+        let Layers { embed, attn, head } = self.weights().layers();
+        let LayerGrads {
+            embed: mut g_embed,
+            attn: mut g_attn,
+            head: mut g_head,
+        } = grads.layer_grads();
+        let a = &mut c.acts;
+        // The last position has no target: its logits' gradient is zero, so the
+        // vocabulary-wide products run over the first l − 1 rows only.
+        let n = l - 1;
+        head.backward(
+            a.h1.top(n)?,
+            c.dlogits.top(n)?,
+            &mut g_head,
+            Some((c.dh.top_mut(n)?, Accum::Overwrite)),
+        )?;
+        c.dh.row_mut(n).fill(0.0);
+        // dh = ∂L/∂h1; the residual passes it to h0, and the attention adds its part.
+        let acts = attention_acts(&mut a.qkv, &mut a.p, &mut a.ctx, l)?;
+        let mut scratch = attention_scratch(&mut c.dctx, &mut c.dp, &mut c.dqkv, l)?;
+        attn.backward_output(&acts, c.dh.top(l)?, &mut g_attn.proj, &mut scratch)?;
+        attn.backward_input(
+            a.h0.top(l)?,
+            &acts,
+            &mut g_attn.qkv,
+            &mut scratch,
+            (c.dh.top_mut(l)?, Accum::Add),
+        )?;
+        embed.backward(&a.tokens[..l], c.dh.top(l)?, &mut g_embed)
+    }
+
+    /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates the parameters with
+    /// `cfg.optimizer` ([`train::apply_gradients`]). Returns the gradient norm before
+    /// clipping. Invalid settings ([`Error::InvalidParameter`]) and a non-finite
+    /// gradient ([`Error::NonFinite`]) are found before anything changes: parameters,
+    /// gradients and state stay as they were.
+    pub fn apply_gradients(
+        &mut self,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+        state: &mut AttentionOptState<V, T, D, DK>,
+        cfg: &TrainConfig,
+    ) -> Result<f32> {
+        train::apply_gradients(self, grads, state, cfg)
+    }
+
+    /// One training step on one sequence: clear `grads`, [`forward`](Self::forward),
+    /// [`backward`](Self::backward), then [`apply_gradients`](Self::apply_gradients).
+    ///
+    /// ```
+    /// use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Optimizer, TrainConfig};
+    /// use edgegrad::kernels::Adam;
+    /// use rand_core::SeedableRng;
+    /// type Lm = AttentionLm<8, 6, 8, 8>;
+    /// let (mut model, mut grads) = (Lm::ZERO, Lm::ZERO);
+    /// let (mut cache, mut state) = (AttentionCache::ZERO, AttentionOptState::ZERO);
+    /// model.init(&mut rand_pcg::Pcg32::seed_from_u64(3));
+    /// let cfg = TrainConfig { optimizer: Optimizer::Adam(Adam::with_lr(0.05)), max_grad_norm: Some(1.0) };
+    /// let first = model.train_step(&[1, 2, 3, 1, 2, 3], &mut cache, &mut grads, &mut state, &cfg)?;
+    /// for _ in 0..50 {
+    ///     model.train_step(&[1, 2, 3, 1, 2, 3], &mut cache, &mut grads, &mut state, &cfg)?;
+    /// }
+    /// assert!(model.forward(&[1, 2, 3, 1, 2, 3], &mut cache)? < first.loss / 4.0);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn train_step(
+        &mut self,
+        tokens: &[u16],
+        cache: &mut AttentionCache<V, T, D, DK>,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+        state: &mut AttentionOptState<V, T, D, DK>,
+        cfg: &TrainConfig,
+    ) -> Result<StepStats> {
+        grads.zero();
+        let loss = self.forward(tokens, cache)?;
+        self.backward(cache, grads)?;
+        let grad_norm = self.apply_gradients(grads, state, cfg)?;
+        Ok(StepStats { loss, grad_norm })
+    }
+}

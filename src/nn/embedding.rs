@@ -1,0 +1,104 @@
+//! Token and position embeddings: a lookup and a sum, its scatter-add backward pass and
+//! its one-position step.
+
+use crate::error::{Result, check_index, check_len, check_len_range};
+use crate::kernels::{self as k, MatMut, MatRef};
+
+/// The input of a language model: `x[i] = tokens[id_i] + positions[i]`, rows of a
+/// token table (`V × D`) and a position table (`T × D`).
+///
+/// ```
+/// use edgegrad::nn::Embedding;
+/// use edgegrad::MatRef;
+/// let (wte, wpe) = ([1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 0.25, 0.25]);
+/// let emb = Embedding::new(MatRef::new(&wte, 2, 2)?, MatRef::new(&wpe, 2, 2)?)?;
+/// let mut x = [0.0; 2];
+/// emb.step(1, 1, &mut x)?;
+/// assert_eq!(x, [3.25, 4.25]);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Embedding<'a> {
+    /// One row per token id, `V × D`.
+    pub tokens: MatRef<'a>,
+    /// One row per position, `T × D`.
+    pub positions: MatRef<'a>,
+}
+
+/// Gradients of an [`Embedding`]'s two tables, added to by its backward pass.
+#[derive(Debug)]
+pub struct EmbeddingGrads<'a> {
+    /// `∂L/∂tokens`, `V × D`.
+    pub tokens: MatMut<'a>,
+    /// `∂L/∂positions`, `T × D`.
+    pub positions: MatMut<'a>,
+}
+
+impl<'a> Embedding<'a> {
+    /// Embeddings from a token table and a position table of the same width.
+    pub fn new(tokens: MatRef<'a>, positions: MatRef<'a>) -> Result<Self> {
+        check_len("embedding position width", tokens.cols(), positions.cols())?;
+        Ok(Embedding { tokens, positions })
+    }
+
+    /// Checks a sequence of ids: at most one per position, each below the vocabulary.
+    fn check(&self, ids: &[u16]) -> Result<()> {
+        check_len_range("token sequence", ids.len(), 0, self.positions.rows())?;
+        for &t in ids {
+            check_index("token id", usize::from(t), self.tokens.rows())?;
+        }
+        Ok(())
+    }
+
+    /// `x[i] = tokens[ids[i]] + positions[i]` for every id (`x`: `len × D`). Ids and the
+    /// length are checked before anything is written.
+    pub fn forward(&self, ids: &[u16], mut x: MatMut<'_>) -> Result<()> {
+        self.check(ids)?;
+        check_len("embedding output rows", ids.len(), x.rows())?;
+        check_len("embedding output width", self.tokens.cols(), x.cols())?;
+        for (i, &t) in ids.iter().enumerate() {
+            k::add(
+                self.tokens.row(usize::from(t)),
+                self.positions.row(i),
+                x.row_mut(i),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Backward pass of [`forward`](Self::forward): each row of `dx = ∂L/∂x` is added
+    /// to its token's row and its position's row of the gradients.
+    pub fn backward(
+        &self,
+        ids: &[u16],
+        dx: MatRef<'_>,
+        grads: &mut EmbeddingGrads<'_>,
+    ) -> Result<()> {
+        self.check(ids)?;
+        check_len("embedding gradient rows", ids.len(), dx.rows())?;
+        crate::error::check_same_shape(
+            "embedding token gradients",
+            self.tokens.shape(),
+            grads.tokens.shape(),
+        )?;
+        crate::error::check_same_shape(
+            "embedding position gradients",
+            self.positions.shape(),
+            grads.positions.shape(),
+        )?;
+        for (i, &t) in ids.iter().enumerate() {
+            let g = dx.row(i);
+            k::add_assign(grads.tokens.row_mut(usize::from(t)), g)?;
+            k::add_assign(grads.positions.row_mut(i), g)?;
+        }
+        Ok(())
+    }
+
+    /// [`forward`](Self::forward) for one token at position `pos`.
+    #[inline]
+    pub fn step(&self, id: u16, pos: usize, x: &mut [f32]) -> Result<()> {
+        check_index("token id", usize::from(id), self.tokens.rows())?;
+        check_index("position", pos, self.positions.rows())?;
+        k::add(self.tokens.row(usize::from(id)), self.positions.row(pos), x)
+    }
+}

@@ -1,0 +1,35 @@
+//! Layers: the pieces models are composed of, each with its forward pass over a
+//! sequence, its backward pass and its one-position step (for decoding with a cache)
+//! side by side.
+//!
+//! | layer | forward | parameters |
+//! |---|---|---|
+//! | [`Embedding`] | `x[i] = tokens[id_i] + positions[i]` | token and position tables |
+//! | [`Linear`] | `y = x·W + b` | `W` `[in][out]`, optional `b` |
+//! | [`LayerNorm`] | `y = (x − μ)/√(σ² + ε)·γ + β` per row | `γ`, `β` |
+//! | [`Gelu`] | GPT-2's tanh-approximated GELU | — |
+//! | [`Mlp`] | `gelu(x·W_fc + b_fc)·W_proj + b_proj` | two [`Linear`] |
+//! | [`CausalSelfAttention`] | `N` heads of scaled causal softmax attention | Q, K, V and output projections |
+//!
+//! Layers are thin views over their parameters ([`MatRef`](crate::MatRef)s and slices,
+//! which may be column blocks of wider tensors); their sizes are runtime values, so one
+//! copy of each layer's code serves every model size in a firmware image. Each layer
+//! is a composition of [`kernels`](crate::kernels), and its gradients (`…Grads`, views
+//! of a model's gradient tensors) are added to, so sequences accumulate. What a forward
+//! pass keeps for the backward pass and the backward pass's scratch are buffers the
+//! caller passes in (`…Acts`, `…Scratch`): a model's fixed-size cache structs.
+
+mod attention;
+mod embedding;
+mod layer_norm;
+mod linear;
+mod mlp;
+
+pub use attention::{
+    AttentionActs, AttentionScratch, CausalSelfAttention, CausalSelfAttentionGrads, KvCache, Qkv,
+    QkvGrads, StepScratch,
+};
+pub use embedding::{Embedding, EmbeddingGrads};
+pub use layer_norm::{LayerNorm, LayerNormGrads};
+pub use linear::{Linear, LinearGrads};
+pub use mlp::{Gelu, Mlp, MlpActs, MlpGrads};
