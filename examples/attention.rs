@@ -17,6 +17,7 @@ use edgegrad::attention::{
 };
 use edgegrad::kernels::Adam;
 use edgegrad::safetensors::Aligned;
+use edgegrad::vocab::{CharCounter, CharVocab};
 use rand_core::{RngCore, SeedableRng};
 
 /// Vocabulary: up to 64 distinct characters (the rest map to the last id).
@@ -27,36 +28,6 @@ const T: usize = 64;
 const D: usize = 64;
 const DK: usize = 64;
 type Lm = AttentionLm<V, T, D, DK>;
-
-/// Maps the characters of a text to ids: the `V − 1` most frequent characters get
-/// their own id, every other character shares the one after them ('?').
-struct Charset {
-    chars: Vec<char>,
-}
-
-impl Charset {
-    fn new(text: &str) -> Self {
-        let mut counts: Vec<(char, usize)> = Vec::new();
-        for c in text.chars() {
-            match counts.iter_mut().find(|(d, _)| *d == c) {
-                Some(entry) => entry.1 += 1,
-                None => counts.push((c, 1)),
-            }
-        }
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut chars: Vec<char> = counts.into_iter().map(|(c, _)| c).take(V - 1).collect();
-        chars.push('?');
-        Charset { chars }
-    }
-    fn encode(&self, c: char) -> u16 {
-        let other = self.chars.len() - 1;
-        self.chars.iter().position(|&d| d == c).unwrap_or(other) as u16
-    }
-    /// Ids the text never used (the vocabulary is larger than its alphabet) print as '?'.
-    fn decode(&self, id: u16) -> char {
-        self.chars.get(usize::from(id)).copied().unwrap_or('?')
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -72,8 +43,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: u32 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(20000);
     // Collapse line breaks and runs of spaces so the model learns prose, not layout.
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let charset = Charset::new(&text);
-    let ids: Vec<u16> = text.chars().map(|c| charset.encode(c)).collect();
+    // The V − 1 most frequent characters get their own id, every other character
+    // shares the last one ('?').
+    let mut counter = Box::new(CharCounter::<4096>::new());
+    counter.add_text(&text)?;
+    let charset: CharVocab<V> = counter.most_frequent('?');
+    let ids: Vec<u16> = text.chars().map(|c| charset.id(c)).collect();
     if ids.len() <= T {
         return Err(format!("the text needs more than {T} characters").into());
     }
@@ -87,11 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut decoder = Box::new(Decoder::<V, T, D, DK>::ZERO);
     model.init(&mut rng);
 
-    println!(
-        "text: {} characters, {} distinct",
-        ids.len(),
-        charset.chars.len()
-    );
+    println!("text: {} characters, {} distinct", ids.len(), charset.len());
     println!(
         "model (V, T, D, DK) = ({V}, {T}, {D}, {DK}): {} parameters",
         Lm::PARAMETERS
@@ -131,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     for prompt in ["The keeper", "The sea is"] {
-        let prompt_ids: Vec<u16> = prompt.chars().map(|c| charset.encode(c)).collect();
+        let prompt_ids: Vec<u16> = prompt.chars().map(|c| charset.id(c)).collect();
         let mut out = [0_u16; T];
         let n = decoder.generate(
             model.weights(),
@@ -143,8 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             &mut rng,
         )?;
-        let continuation: String = out[..n].iter().map(|&id| charset.decode(id)).collect();
-        println!("\n> {prompt}{continuation}");
+        println!("\n> {prompt}{}", charset.decode(&out[..n]));
     }
 
     // Export as safetensors, then generate from the weights read in place from the
@@ -153,19 +123,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     model.to_safetensors(&mut file.0)?;
     let weights = AttentionWeights::<V, T, D, DK>::from_safetensors(&file.0)?;
     let prompt = "The keeper";
-    let prompt_ids: Vec<u16> = prompt.chars().map(|c| charset.encode(c)).collect();
+    let prompt_ids: Vec<u16> = prompt.chars().map(|c| charset.id(c)).collect();
     let mut out = [0_u16; 40];
     let n = decoder.generate(weights, &prompt_ids, &mut out, Sampling::Greedy, &mut rng)?;
-    let continuation: String = out[..n].iter().map(|&id| charset.decode(id)).collect();
     println!(
-        "\nsafetensors: {} bytes; greedy, from the weights in place:\n> {prompt}{continuation}",
-        Lm::SAFETENSORS_BYTES
+        "\nsafetensors: {} bytes; greedy, from the weights in place:\n> {prompt}{}",
+        Lm::SAFETENSORS_BYTES,
+        charset.decode(&out[..n])
     );
     if let Some(path) = save {
         let path = std::path::Path::new(&path);
         std::fs::write(path, &file.0)?;
-        let chars: String = charset.chars.iter().collect();
-        std::fs::write(path.with_extension("chars.txt"), chars)?;
+        std::fs::write(path.with_extension("chars.txt"), charset.to_string())?;
         println!("saved {} and its characters", path.display());
     }
     Ok(())

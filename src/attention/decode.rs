@@ -8,7 +8,7 @@ use crate::nn::{KvCache, StepScratch};
 use crate::sample::{self, Sampling};
 use crate::tensor::Matrix;
 
-use super::model::{AttentionLm, AttentionWeights, Layers};
+use super::model::{AttentionLm, AttentionWeights};
 
 /// Generation state for an [`AttentionLm<V, T, D, DK>`](AttentionLm): the keys and
 /// values of every position so far (the KV cache) and one position's activations.
@@ -97,6 +97,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Appends `token` at the next position and returns the logits for the position
     /// after it. [`Error::InvalidLength`](crate::Error::InvalidLength) once `T`
     /// positions are used.
+    // Out of line (with the attention step inlined into it): a caller's frame need
+    // not hold its views while the caller does other things (on a microcontroller,
+    // stacks of callers and callees add up).
+    #[inline(never)]
     pub fn step<'m>(
         &mut self,
         model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
@@ -106,11 +110,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
         check_len_range("decoded positions", t + 1, 1, T)?;
-        let Layers { embed, attn, head } = model.layers();
-        embed.step(token, t, &mut self.h0)?;
+        model.embedding().step(token, t, &mut self.h0)?;
         // h1 = h0 + attention(h0), with the new key and value appended to the cache.
-        self.h1 = self.h0;
-        attn.step(
+        self.h1.copy_from_slice(&self.h0);
+        model.attention().step(
             &self.h0,
             t,
             &mut KvCache {
@@ -125,7 +128,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             &mut self.h1,
             Accum::Add,
         )?;
-        head.step(&self.h1, &mut self.logits, Accum::Overwrite)?;
+        model
+            .head()
+            .step(&self.h1, &mut self.logits, Accum::Overwrite)?;
         self.len = t + 1;
         Ok(&self.logits)
     }
@@ -154,6 +159,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding
     /// each back in. Stops early when the `T` positions are used up; returns how many
     /// tokens were written.
+    // Out of line: its sampling scratch need not sit in a caller's frame.
+    #[inline(never)]
     pub fn generate<'m, R: RngCore + ?Sized>(
         &mut self,
         model: impl Into<AttentionWeights<'m, V, T, D, DK>>,

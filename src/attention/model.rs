@@ -118,81 +118,74 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
 }
 
 /// The model's layers, as views of its weights: the one place where its tensors are
-/// given their roles in the formulas.
-pub(super) struct Layers<'w> {
-    /// `h0[i] = tok_emb[x[i]] + pos_emb[i]`.
-    pub embed: Embedding<'w>,
-    /// `(p·v)·w_o`, one head of width `DK`.
-    pub attn: CausalSelfAttention<'w>,
-    /// `logits = h1·w_out + b_out`.
-    pub head: Linear<'w>,
-}
-
-/// Views of the gradient tensors, in the layers' roles.
-pub(super) struct LayerGrads<'g> {
-    pub embed: EmbeddingGrads<'g>,
-    pub attn: CausalSelfAttentionGrads<'g>,
-    pub head: LinearGrads<'g>,
-}
-
+/// given their roles in the formulas. Built without the runtime checks of the layers'
+/// constructors (the shapes fit by the model's types), one at a time where it is used,
+/// so that a decoding step on a microcontroller holds one layer's views at a time.
 impl<'w, const V: usize, const T: usize, const D: usize, const DK: usize>
     AttentionWeights<'w, V, T, D, DK>
 {
-    /// The layers, built without the runtime checks of their constructors: the shapes
-    /// fit by the model's types.
-    pub(super) fn layers(&self) -> Layers<'w> {
-        let linear = |w, b| Linear { weight: w, bias: b };
-        let qkv = Qkv::Separate {
-            q: linear(view_of(self.w_q), None),
-            k: linear(view_of(self.w_k), None),
-            v: linear(view_of(self.w_v), None),
+    /// `h0[i] = tok_emb[x[i]] + pos_emb[i]`.
+    pub(super) fn embedding(&self) -> Embedding<'w> {
+        Embedding {
+            tokens: view_of(self.tok_emb),
+            positions: view_of(self.pos_emb),
+        }
+    }
+
+    /// `(p·v)·w_o`, one head of width `DK`.
+    pub(super) fn attention(&self) -> CausalSelfAttention<'w> {
+        let linear = |w| Linear {
+            weight: w,
+            bias: None,
         };
-        Layers {
-            embed: Embedding {
-                tokens: view_of(self.tok_emb),
-                positions: view_of(self.pos_emb),
-            },
-            attn: CausalSelfAttention::from_parts(qkv, linear(view_of(self.w_o), None), 1),
-            head: linear(view_of(self.w_out), Some(self.b_out)),
+        let qkv = Qkv::Separate {
+            q: linear(view_of(self.w_q)),
+            k: linear(view_of(self.w_k)),
+            v: linear(view_of(self.w_v)),
+        };
+        CausalSelfAttention::from_parts(qkv, linear(view_of(self.w_o)), 1)
+    }
+
+    /// `logits = h1·w_out + b_out`.
+    pub(super) fn head(&self) -> Linear<'w> {
+        Linear {
+            weight: view_of(self.w_out),
+            bias: Some(self.b_out),
         }
     }
 }
 
+/// The gradient tensors in the layers' roles, one layer at a time (the counterpart of
+/// the layers above).
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionGrads<V, T, D, DK> {
-    pub(super) fn layer_grads(&mut self) -> LayerGrads<'_> {
-        let AttentionLm {
-            tok_emb,
-            pos_emb,
-            w_q,
-            w_k,
-            w_v,
-            w_o,
-            w_out,
-            b_out,
-        } = self;
+    pub(super) fn embedding_grads(&mut self) -> EmbeddingGrads<'_> {
+        EmbeddingGrads {
+            tokens: self.tok_emb.view_mut(),
+            positions: self.pos_emb.view_mut(),
+        }
+    }
+
+    pub(super) fn attention_grads(&mut self) -> CausalSelfAttentionGrads<'_> {
         fn linear<const R: usize, const C: usize>(w: &mut Matrix<R, C>) -> LinearGrads<'_> {
             LinearGrads {
                 weight: w.view_mut(),
                 bias: None,
             }
         }
-        LayerGrads {
-            embed: EmbeddingGrads {
-                tokens: tok_emb.view_mut(),
-                positions: pos_emb.view_mut(),
+        CausalSelfAttentionGrads {
+            qkv: QkvGrads::Separate {
+                q: linear(&mut self.w_q),
+                k: linear(&mut self.w_k),
+                v: linear(&mut self.w_v),
             },
-            attn: CausalSelfAttentionGrads {
-                qkv: QkvGrads::Separate {
-                    q: linear(w_q),
-                    k: linear(w_k),
-                    v: linear(w_v),
-                },
-                proj: linear(w_o),
-            },
-            head: LinearGrads {
-                weight: w_out.view_mut(),
-                bias: Some(b_out),
-            },
+            proj: linear(&mut self.w_o),
+        }
+    }
+
+    pub(super) fn head_grads(&mut self) -> LinearGrads<'_> {
+        LinearGrads {
+            weight: self.w_out.view_mut(),
+            bias: Some(&mut self.b_out),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::train::{self, StepStats, TrainConfig};
 
 use super::AttentionOptState;
 use super::cache::{AttentionActivations, AttentionCache, attention_acts, attention_scratch};
-use super::model::{AttentionGrads, AttentionLm, AttentionWeights, LayerGrads, Layers};
+use super::model::{AttentionGrads, AttentionLm, AttentionWeights};
 
 impl<const V: usize, const T: usize, const D: usize, const DK: usize>
     AttentionWeights<'_, V, T, D, DK>
@@ -80,18 +80,22 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
         Ok(loss)
     }
 
+    // Out of line, so that a caller's frame does not hold its views (on a
+    // microcontroller, the stacks of a caller and of what it calls add up).
+    #[inline(never)]
     fn run_forward(&self, tokens: &[u16], a: &mut AttentionActivations<V, T, D, DK>) -> Result<()> {
-        let Layers { embed, attn, head } = self.layers();
         let l = tokens.len();
         a.len = l;
         a.loss = f32::NAN;
         a.tokens[..l].copy_from_slice(tokens);
-        embed.forward(tokens, a.h0.top_mut(l)?)?;
+        self.embedding().forward(tokens, a.h0.top_mut(l)?)?;
         // h1 = h0 + attention(h0)
         a.h1.as_mut_slice()[..l * D].copy_from_slice(&a.h0.as_slice()[..l * D]);
         let mut acts = attention_acts(&mut a.qkv, &mut a.p, &mut a.ctx, l)?;
-        attn.forward(a.h0.top(l)?, &mut acts, a.h1.top_mut(l)?, Accum::Add)?;
-        head.forward(a.h1.top(l)?, a.logits.top_mut(l)?, Accum::Overwrite)
+        self.attention()
+            .forward(a.h0.top(l)?, &mut acts, a.h1.top_mut(l)?, Accum::Add)?;
+        self.head()
+            .forward(a.h1.top(l)?, a.logits.top_mut(l)?, Accum::Overwrite)
     }
 }
 
@@ -135,6 +139,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// The layers' backward passes in reverse order: the output layer (over the
     /// positions that have a target), the attention (whose input gradient adds to the
     /// residual's), the embeddings.
+    // Out of line, so that a caller's frame does not hold its views.
+    #[inline(never)]
     pub fn backward(
         &self,
         c: &mut AttentionCache<V, T, D, DK>,
@@ -147,26 +153,23 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
                 expected: "a forward pass with a loss",
             });
         }
-        let Layers { embed, attn, head } = self.weights().layers();
-        let LayerGrads {
-            embed: mut g_embed,
-            attn: mut g_attn,
-            head: mut g_head,
-        } = grads.layer_grads();
+        let w = self.weights();
         let a = &mut c.acts;
         // The last position has no target: its logits' gradient is zero, so the
         // vocabulary-wide products run over the first l − 1 rows only.
         let n = l - 1;
-        head.backward(
+        w.head().backward(
             a.h1.top(n)?,
             c.dlogits.top(n)?,
-            &mut g_head,
+            &mut grads.head_grads(),
             Some((c.dh.top_mut(n)?, Accum::Overwrite)),
         )?;
         c.dh.row_mut(n).fill(0.0);
         // dh = ∂L/∂h1; the residual passes it to h0, and the attention adds its part.
         let acts = attention_acts(&mut a.qkv, &mut a.p, &mut a.ctx, l)?;
         let mut scratch = attention_scratch(&mut c.dctx, &mut c.dp, &mut c.dqkv, l)?;
+        let attn = w.attention();
+        let mut g_attn = grads.attention_grads();
         attn.backward_output(&acts, c.dh.top(l)?, &mut g_attn.proj, &mut scratch)?;
         attn.backward_input(
             a.h0.top(l)?,
@@ -175,7 +178,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             &mut scratch,
             (c.dh.top_mut(l)?, Accum::Add),
         )?;
-        embed.backward(&a.tokens[..l], c.dh.top(l)?, &mut g_embed)
+        w.embedding()
+            .backward(&a.tokens[..l], c.dh.top(l)?, &mut grads.embedding_grads())
     }
 
     /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates the parameters with

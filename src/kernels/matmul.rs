@@ -125,45 +125,36 @@ pub fn gemm(
     }
     let (lda, ldb) = (a.stride(), b.stride());
     let (a, b) = (a.as_slice(), b.as_slice());
-    let out = Out {
-        c,
-        ld: ldc,
-        alpha,
-        transposed: false,
-    };
     // Three calls with their operands spelled out, not one call on operands chosen by
     // the match: the single call measured 176 bytes more peak stack on the Cortex-M4F.
     match (ta, tb) {
         (Trans::N, Trans::N) => broadcast_product(
-            m,
-            n,
-            k,
+            (m, n, k),
+            alpha,
             Lhs::Rows { a, ld: lda },
             Rhs::new(b, k, ldb),
             beta,
-            out,
+            (c, ldc),
+            false,
         ),
         (Trans::T, Trans::N) => broadcast_product(
-            m,
-            n,
-            k,
+            (m, n, k),
+            alpha,
             Lhs::Cols { a, ld: lda },
             Rhs::new(b, k, ldb),
             beta,
-            out,
+            (c, ldc),
+            false,
         ),
         // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
         (Trans::T, Trans::T) => broadcast_product(
-            n,
-            m,
-            k,
+            (n, m, k),
+            alpha,
             Lhs::Rows { a: b, ld: ldb },
             Rhs::new(a, k, lda),
             beta,
-            Out {
-                transposed: true,
-                ..out
-            },
+            (c, ldc),
+            true,
         ),
         (Trans::N, Trans::T) => dot_product(
             (m, n, k),
@@ -171,7 +162,7 @@ pub fn gemm(
             Operand { x: a, ld: lda },
             Operand { x: b, ld: ldb },
             beta,
-            out,
+            (c, ldc),
         ),
     }
     Ok(())
@@ -386,17 +377,23 @@ impl<'a> Rhs<'a> {
     }
 }
 
-/// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n` (α is `out`'s); if `out` is
-/// transposed the result is stored as `Cᵀ`.
+/// `C ← α·L·R + β·C` for `L: m × k` and `R: k × n`, rows of `C` `ldc` apart; with
+/// `transposed_out` the result is stored as `Cᵀ`.
 fn broadcast_product(
-    m: usize,
-    n: usize,
-    k: usize,
+    (m, n, k): (usize, usize, usize),
+    alpha: f32,
     lhs: Lhs<'_>,
     rhs: Rhs<'_>,
     beta: f32,
-    mut out: Out<'_>,
+    (c, ldc): (&mut [f32], usize),
+    transposed_out: bool,
 ) {
+    let mut out = Out {
+        c,
+        ld: ldc,
+        alpha,
+        transposed: transposed_out,
+    };
     for k0 in (0..k).step_by(KC) {
         let kc = KC.min(k - k0);
         let beta = if k0 == 0 { beta } else { 1.0 };
@@ -453,7 +450,7 @@ struct Out<'a> {
 #[inline(always)]
 fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'_>) {
     if t.width == NR {
-        out.store(t, &broadcast_tile::<R, 2, true>(t, lhs, rhs));
+        broadcast_tile::<R, 2, true>(t, lhs, rhs, out);
         return;
     }
     let end = t.j0 + t.width;
@@ -465,24 +462,28 @@ fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'
             ..*t
         };
         if sub.width == LANES {
-            out.store(&sub, &broadcast_tile::<R, 1, true>(&sub, lhs, rhs));
+            broadcast_tile::<R, 1, true>(&sub, lhs, rhs, out);
         } else {
-            out.store(&sub, &broadcast_tile::<R, 1, false>(&sub, lhs, rhs));
+            broadcast_tile::<R, 1, false>(&sub, lhs, rhs, out);
         }
         j0 += LANES;
     }
 }
 
 /// The micro-kernel: `acc[r][v] = Σₚ L(i0 + r, k0 + p) · R(k0 + p, j0 + 8v ..)` over one
-/// block of the shared dimension, as broadcast fused multiply-adds. `FULL` tiles have
-/// all `8·V` columns; otherwise the single vector is `width` wide, padded with zeros.
+/// block of the shared dimension, as broadcast fused multiply-adds, then stored. `FULL`
+/// tiles have all `8·V` columns; otherwise the single vector is `width` wide, padded
+/// with zeros. (It stores its own tile rather than returning the accumulators: the
+/// return slots of its six instantiations made the caller's frame 500 bytes on the
+/// Cortex-M4F.)
 #[inline(never)]
 fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(
     t: &Tile,
     lhs: Lhs<'_>,
     rhs: Rhs<'_>,
-) -> [[Vector; V]; R] {
-    match lhs {
+    out: &mut Out<'_>,
+) {
+    let acc = match lhs {
         Lhs::Rows { a, ld } => {
             let arows: [&[f32]; R] = core::array::from_fn(|r| {
                 let start = (t.i0 + r) * ld + t.k0;
@@ -497,7 +498,8 @@ fn broadcast_tile<const R: usize, const V: usize, const FULL: bool>(
                 core::array::from_fn(|r| s[r])
             })
         }
-    }
+    };
+    out.store(t, &acc);
 }
 
 /// `acc[r][v] += a[r] · b[v]` for one step of the shared dimension.
@@ -633,9 +635,8 @@ fn dot_product(
     a: Operand<'_>,
     b: Operand<'_>,
     beta: f32,
-    out: Out<'_>,
+    (c, ldc): (&mut [f32], usize),
 ) {
-    let (c, ldc) = (out.c, out.ld);
     let mut i0 = 0;
     while i0 < m {
         let rows = tile_extent(m - i0, DR);

@@ -295,6 +295,9 @@ impl<'a> CausalSelfAttention<'a> {
     /// (and `b_o`) added to `grads`, `∂L/∂ctx` into `scratch.dctx`. `dy` is not needed
     /// after it, so a residual stream can hold `dy` now and receive `∂L/∂x` from
     /// [`backward_input`](Self::backward_input).
+    // Inlined into the model's backward pass: a frame of its own on top of that one
+    // measured hundreds of bytes more peak stack on the Cortex-M4F.
+    #[inline(always)]
     pub fn backward_output(
         &self,
         acts: &AttentionActs<'_>,
@@ -319,6 +322,9 @@ impl<'a> CausalSelfAttention<'a> {
     /// [`backward_output`](Self::backward_output)) through each head's softmax and the
     /// Q, K, V projections: their gradients added to `grads`, `∂L/∂x` written or added
     /// as `dx`'s [`Accum`] says.
+    // Inlined into the model's backward pass: a frame of its own on top of that one
+    // measured hundreds of bytes more peak stack on the Cortex-M4F.
+    #[inline(always)]
     pub fn backward_input(
         &self,
         x: MatRef<'_>,
@@ -383,16 +389,15 @@ impl<'a> CausalSelfAttention<'a> {
                     v: gv,
                 },
             ) => {
-                let layers = [
-                    (q, gq, 0, acc),
-                    (k, gk, w, Accum::Add),
-                    (v, gv, 2 * w, Accum::Add),
-                ];
-                for (layer, g, at, acc) in layers {
-                    let dy = dqkv.cols_range(at, w)?;
-                    layer.backward(x, dy, g, Some((dx.rb_mut(), acc)))?;
-                }
-                Ok(())
+                // The first writes ∂L/∂x as asked, the others add to it.
+                q.backward(x, dqkv.cols_range(0, w)?, gq, Some((dx.rb_mut(), acc)))?;
+                k.backward(
+                    x,
+                    dqkv.cols_range(w, w)?,
+                    gk,
+                    Some((dx.rb_mut(), Accum::Add)),
+                )?;
+                v.backward(x, dqkv.cols_range(2 * w, w)?, gv, Some((dx, Accum::Add)))
             }
             (Qkv::Fused(f), QkvGrads::Fused(g)) => f.backward(x, dqkv, g, Some((dx, acc))),
             _ => Err(Error::InvalidParameter {
@@ -406,6 +411,9 @@ impl<'a> CausalSelfAttention<'a> {
     /// `kv` (row `pos`) and returns through `y` its attention over positions `0..=pos`
     /// (written, or added as a residual) — the last row of [`forward`](Self::forward) on
     /// positions `0..=pos`, up to rounding.
+    // Inlined into the decoders: a frame of its own on top of theirs measured about
+    // 300 bytes more peak stack on the Cortex-M4F.
+    #[inline(always)]
     pub fn step(
         &self,
         x: &[f32],

@@ -69,6 +69,9 @@ impl<'a> Linear<'a> {
     /// Backward pass of [`forward`](Self::forward) given its input `x` and `dy = ∂L/∂y`:
     /// `∂L/∂W += xᵀ·dy`, `∂L/∂b += Σ_rows dy`, and, if asked for, `∂L/∂x = dy·Wᵀ`
     /// written or added as its [`Accum`] says.
+    // Inlined into the backward passes: a frame of its own on top of theirs measured
+    // 200 bytes more peak stack on the Cortex-M4F.
+    #[inline(always)]
     pub fn backward(
         &self,
         x: MatRef<'_>,
@@ -87,7 +90,9 @@ impl<'a> Linear<'a> {
     }
 
     /// [`forward`](Self::forward) for one row: `y ← x·W + b` (or added).
-    #[inline]
+    // Inlined: a frame of its own in the decoding chain measured 176 more bytes of
+    // peak stack on the Cortex-M4F.
+    #[inline(always)]
     pub fn step(&self, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()> {
         k::vecmat(x, self.weight, y, acc)?;
         match self.bias {

@@ -18,12 +18,17 @@ use crate::params::{Entry, TensorName};
 /// refusing a corrupted length field before anything is parsed.
 pub const MAX_HEADER_LEN: u64 = 1 << 20;
 
-/// Tensors whose byte ranges one parse of the header keeps (16 bytes each on the
-/// stack). Models with at most this many tensors are read with a single parse.
-pub(super) const WINDOW: usize = 32;
+/// Tensors whose byte ranges one parse of the header keeps (two `usize` each on the
+/// stack). Models with at most this many tensors are read with a single parse; the
+/// window is small because on a microcontroller the reader runs beside the caller's
+/// whole stack.
+pub(super) const WINDOW: usize = 8;
 
 /// Tensors one parse checks for duplicates (a bit each).
-const SEEN_BITS: usize = 512;
+const SEEN_BITS: usize = 256;
+
+/// A tensor's bytes, `begin..end`, relative to the data section.
+pub(super) type Span = (usize, usize);
 
 /// Longest tensor name looked up in the declaration after unescaping a JSON key; the
 /// declarations' own names are far shorter (checked when a file is read).
@@ -75,8 +80,10 @@ pub(super) struct Checked<'b> {
     header: &'b [u8],
     /// Offset of the data section in the file.
     data_start: usize,
-    /// Ranges of tensors `0..WINDOW`, relative to the data section.
-    first: [Range<usize>; WINDOW],
+    /// Spans of tensors `start..start + WINDOW`, relative to the data section: the
+    /// first window after the check, a later one after [`span`](Self::span) needed it.
+    spans: [Span; WINDOW],
+    start: usize,
 }
 
 impl Checked<'_> {
@@ -85,9 +92,9 @@ impl Checked<'_> {
     pub(super) fn each(&self, f: &mut dyn FnMut(usize, Range<usize>)) {
         let n = self.root.tensors();
         let at = self.data_start;
-        if n <= WINDOW {
-            for (i, r) in self.first[..n].iter().enumerate() {
-                f(i, r.start + at..r.end + at);
+        if n <= WINDOW && self.start == 0 {
+            for (i, &(b, e)) in self.spans[..n].iter().enumerate() {
+                f(i, b + at..e + at);
             }
             return;
         }
@@ -101,27 +108,109 @@ impl Checked<'_> {
         });
     }
 
-    /// The byte ranges within the file of tensors `start .. start + WINDOW` (fewer at
-    /// the end), in order: one parse of the header, none for the first window.
-    pub(super) fn window(&self, start: usize, out: &mut [Range<usize>; WINDOW]) {
-        let at = self.data_start;
-        if start == 0 {
-            for (o, r) in out.iter_mut().zip(&self.first) {
-                *o = r.start + at..r.end + at;
-            }
-            return;
+    /// The byte range within the file of tensor `i` (asked for in order, one parse of
+    /// the header per window of `WINDOW` tensors after the first).
+    pub(super) fn span(&mut self, i: usize) -> Range<usize> {
+        let start = i - i % WINDOW;
+        if start != self.start {
+            let spans = &mut self.spans;
+            *spans = [(0, 0); WINDOW];
+            let _ = scan(self.root, self.header, &mut |j, raw| {
+                if let Some(o) = j.checked_sub(start).and_then(|k| spans.get_mut(k)) {
+                    *o = (raw.offsets[0] as usize, raw.offsets[1] as usize);
+                }
+                Ok(())
+            });
+            self.start = start;
         }
-        let _ = scan(self.root, self.header, &mut |i, raw| {
-            if let Some(o) = i.checked_sub(start).and_then(|k| out.get_mut(k)) {
-                *o = raw.offsets[0] as usize + at..raw.offsets[1] as usize + at;
-            }
-            Ok(())
-        });
+        let (b, e) = self.spans[i - start];
+        b + self.data_start..e + self.data_start
     }
+}
+
+/// The tiling check: tensors visited in order of (start, end, index) must each begin
+/// where the last ended, from 0 to the end of the data section.
+struct Sweep {
+    root: &'static Entry,
+    covered: usize,
+    last: Option<(usize, usize, usize)>,
+}
+
+impl Sweep {
+    fn visit(&mut self, key: (usize, usize, usize)) -> Result<()> {
+        let (start, end, i) = key;
+        if start < self.covered {
+            // covered > 0 only after a tensor, so there is a last one.
+            if let Some(with) = self
+                .last
+                .and_then(|(_, _, j)| TensorName::new(self.root, j))
+            {
+                return Err(Error::Safetensors {
+                    tensor: TensorName::new(self.root, i),
+                    problem: FormatProblem::Overlap { with },
+                });
+            }
+        }
+        if start > self.covered {
+            return Err(Error::Safetensors {
+                tensor: None,
+                problem: FormatProblem::UnusedData {
+                    begin: self.covered,
+                    end: start,
+                },
+            });
+        }
+        self.covered = end;
+        self.last = Some(key);
+        Ok(())
+    }
+}
+
+/// The tiling check of a model with more tensors than a window: each round parses the
+/// header for the `WINDOW` smallest keys above the last one handled. Out of line, so
+/// that its keys take stack only for such models.
+#[inline(never)]
+fn sweep_by_windows(root: &'static Entry, header: &[u8], sweep: &mut Sweep) -> Result<()> {
+    let n = root.tensors();
+    let mut handled = 0;
+    while handled < n {
+        let mut keys = [(0_usize, 0_usize, 0_usize); WINDOW];
+        let mut count = 0;
+        let last = sweep.last;
+        scan(root, header, &mut |i, raw| {
+            let key = (raw.offsets[0] as usize, raw.offsets[1] as usize, i);
+            if last.is_some_and(|l| key <= l) {
+                return Ok(());
+            }
+            // Insertion into the sorted keys, dropping the largest when full.
+            let mut j = count.min(WINDOW - 1);
+            if count == WINDOW && key >= keys[j] {
+                return Ok(());
+            }
+            while j > 0 && keys[j - 1] > key {
+                keys[j] = keys[j - 1];
+                j -= 1;
+            }
+            keys[j] = key;
+            count = (count + 1).min(WINDOW);
+            Ok(())
+        })?;
+        if count == 0 {
+            break;
+        }
+        for &key in &keys[..count] {
+            sweep.visit(key)?;
+        }
+        handled += count;
+    }
+    Ok(())
 }
 
 /// Checks `bytes` as a safetensors file of the declaration `root`: see
 /// [`crate::safetensors`] for the checks, which run in the order listed there.
+// Inlined into its two callers (themselves out of line): one frame for both measured
+// less peak stack on the Cortex-M4F than two.
+#[inline]
 pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked<'b>> {
     let file = |problem| Error::Safetensors {
         tensor: None,
@@ -155,7 +244,7 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
     //    bytes inside the data section and as long as its shape. The first range
     //    problem in the model's order is reported after the parse and the presence
     //    checks, as its tensor comes in the model's order.
-    let mut first: [Range<usize>; WINDOW] = Default::default();
+    let mut first: [Span; WINDOW] = [(0, 0); WINDOW];
     let mut seen = [0_u64; SEEN_BITS / 64];
     let mut range_error: Option<(usize, Error)> = None;
     scan(root, header, &mut |i, raw| {
@@ -194,7 +283,7 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
                 range_error = Some((i, Error::Safetensors { tensor, problem }));
             }
         } else if let Some(slot) = first.get_mut(i) {
-            *slot = begin as usize..end as usize;
+            *slot = (begin as usize, end as usize);
         }
         Ok(())
     })?;
@@ -227,67 +316,33 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
     }
 
     // 3. The tensors tile the data section: in order of (start, end, index), each
-    //    begins where the last ended, from 0 to the end. Sorted a window at a time:
-    //    each round takes the WINDOW smallest keys above the last one handled.
-    let mut covered = 0_usize;
-    let mut last: Option<(usize, usize, usize)> = None;
-    let mut handled = 0;
-    while handled < n {
-        let mut keys = [(0_usize, 0_usize, 0_usize); WINDOW];
-        let mut count = 0;
-        let mut offer = |key: (usize, usize, usize)| {
-            if last.is_some_and(|l| key <= l) {
-                return;
-            }
-            // Insertion into the sorted keys, dropping the largest when full.
-            let mut j = count.min(WINDOW - 1);
-            if count == WINDOW && key >= keys[j] {
-                return;
-            }
-            while j > 0 && keys[j - 1] > key {
-                keys[j] = keys[j - 1];
+    //    begins where the last ended, from 0 to the end.
+    let mut sweep = Sweep {
+        root,
+        covered: 0,
+        last: None,
+    };
+    if n <= WINDOW {
+        // Insertion sort of at most WINDOW indices by their keys.
+        let key = |i: usize| (first[i].0, first[i].1, i);
+        let mut order = [0_u8; WINDOW];
+        for i in 0..n {
+            let mut j = i;
+            while j > 0 && key(usize::from(order[j - 1])) > key(i) {
+                order[j] = order[j - 1];
                 j -= 1;
             }
-            keys[j] = key;
-            count = (count + 1).min(WINDOW);
-        };
-        if n <= WINDOW {
-            for (i, r) in first[..n].iter().enumerate() {
-                offer((r.start, r.end, i));
-            }
-        } else {
-            scan(root, header, &mut |i, raw| {
-                offer((raw.offsets[0] as usize, raw.offsets[1] as usize, i));
-                Ok(())
-            })?;
+            order[j] = i as u8;
         }
-        for &(start, end, i) in &keys[..count] {
-            if start < covered {
-                // covered > 0 only after a tensor, so there is a last one.
-                if let Some(with) = last.and_then(|(_, _, j)| name(j)) {
-                    return Err(Error::Safetensors {
-                        tensor: name(i),
-                        problem: FormatProblem::Overlap { with },
-                    });
-                }
-            }
-            if start > covered {
-                return Err(file(FormatProblem::UnusedData {
-                    begin: covered,
-                    end: start,
-                }));
-            }
-            covered = end;
-            last = Some((start, end, i));
+        for &i in &order[..n] {
+            sweep.visit(key(usize::from(i)))?;
         }
-        handled += count;
-        if count == 0 {
-            break;
-        }
+    } else {
+        sweep_by_windows(root, header, &mut sweep)?;
     }
-    if covered != data.len() {
+    if sweep.covered != data.len() {
         return Err(file(FormatProblem::UnusedData {
-            begin: covered,
+            begin: sweep.covered,
             end: data.len(),
         }));
     }
@@ -295,7 +350,8 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
         root,
         header,
         data_start: 8 + header.len(),
-        first,
+        spans: first,
+        start: 0,
     })
 }
 
@@ -353,9 +409,17 @@ fn scan(
 
 /// The tensor of `root` a JSON key (as written, escapes validated by [`lint`]) names.
 fn lookup(root: &Entry, raw: &str) -> Option<usize> {
-    if !raw.contains('\\') {
-        return root.find(raw);
+    if raw.contains('\\') {
+        lookup_escaped(root, raw)
+    } else {
+        root.find(raw)
     }
+}
+
+/// [`lookup`] of a key with escapes, unescaped into a buffer first. Out of line, so that
+/// its buffer takes stack only for such keys.
+#[inline(never)]
+fn lookup_escaped(root: &Entry, raw: &str) -> Option<usize> {
     let mut buf = [0_u8; MAX_KEY];
     let mut len = 0;
     for fragment in EscapedStr(raw).fragments() {

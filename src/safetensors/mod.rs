@@ -152,6 +152,7 @@ pub fn export<M: Model>(model: &M, out: &mut [u8]) -> Result<usize> {
 /// Replaces `model`'s tensors with those of a safetensors file, any alignment. The
 /// whole file is checked first (see the [module](self) for the checks); on any error
 /// the model is unchanged.
+#[inline(never)]
 pub fn import<M: Model + ParamsMut>(model: &mut M, bytes: &[u8]) -> Result<()> {
     let checked = header::check(M::LAYOUT, bytes)?;
     checked.each(&mut |i, range| {
@@ -167,6 +168,8 @@ pub fn import<M: Model + ParamsMut>(model: &mut M, bytes: &[u8]) -> Result<()> {
 /// whose tensors point into `bytes`. Checked as by [`import`]; in addition each tensor
 /// must be 4-byte aligned in memory ([`FormatProblem::Misaligned`] otherwise), and the
 /// target little-endian ([`Error::InvalidParameter`] on a big-endian one).
+// Out of line: the reader's windows are needed only while the view is built.
+#[inline(never)]
 pub fn view<'a, M: Model + FromTensors<'a>>(bytes: &'a [u8]) -> Result<M> {
     if cfg!(target_endian = "big") {
         return Err(Error::InvalidParameter {
@@ -174,17 +177,9 @@ pub fn view<'a, M: Model + FromTensors<'a>>(bytes: &'a [u8]) -> Result<M> {
             expected: "a little-endian target (use load_safetensors to convert)",
         });
     }
-    let checked = header::check(M::LAYOUT, bytes)?;
-    let mut ranges: [core::ops::Range<usize>; header::WINDOW] = Default::default();
-    let mut loaded = None;
+    let mut checked = header::check(M::LAYOUT, bytes)?;
     M::from_tensors(&mut |i| {
-        let start = i - i % header::WINDOW;
-        if loaded != Some(start) {
-            checked.window(start, &mut ranges);
-            loaded = Some(start);
-        }
-        let range = ranges.get(i - start).cloned().unwrap_or_default();
-        let data = bytes.get(range).unwrap_or_default();
+        let data = bytes.get(checked.span(i)).unwrap_or_default();
         bytemuck::try_cast_slice(data).map_err(|_| Error::Safetensors {
             tensor: TensorName::new(M::LAYOUT, i),
             problem: FormatProblem::Misaligned {

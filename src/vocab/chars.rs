@@ -47,6 +47,14 @@ impl<const V: usize> CharVocab<V> {
     /// # Ok::<(), edgegrad::Error>(())
     /// ```
     pub fn from_chars(chars: &str) -> Result<Self> {
+        let mut v = Self::EMPTY;
+        v.set_chars(chars)?;
+        Ok(v)
+    }
+
+    /// [`from_chars`](Self::from_chars) in place (no vocabulary built on the stack);
+    /// on an error `self` is unchanged.
+    pub fn set_chars(&mut self, chars: &str) -> Result<()> {
         let n = chars.chars().count();
         if n == 0 || n > V {
             return Err(Error::InvalidLength {
@@ -56,18 +64,19 @@ impl<const V: usize> CharVocab<V> {
                 max: V,
             });
         }
-        let mut v = Self::EMPTY;
-        for c in chars.chars() {
-            if v.chars[..v.len].contains(&c) {
+        for (i, c) in chars.chars().enumerate() {
+            if chars.chars().take(i).any(|d| d == c) {
                 return Err(Error::InvalidParameter {
                     what: "character vocabulary",
                     expected: "every character listed once",
                 });
             }
-            v.chars[v.len] = c;
-            v.len += 1;
         }
-        Ok(v)
+        for (slot, c) in self.chars.iter_mut().zip(chars.chars()) {
+            *slot = c;
+        }
+        self.len = n;
+        Ok(())
     }
 
     /// The distinct characters of `text` in order of first appearance, at most `V − 1`
@@ -75,18 +84,24 @@ impl<const V: usize> CharVocab<V> {
     /// (`other` itself is not taken from the text). Needs `V ≥ 1`.
     pub fn first_seen(text: &str, other: char) -> Self {
         let mut v = Self::EMPTY;
+        v.set_first_seen(text, other);
+        v
+    }
+
+    /// [`first_seen`](Self::first_seen) in place (no vocabulary built on the stack).
+    pub fn set_first_seen(&mut self, text: &str, other: char) {
+        self.len = 0;
         if V == 0 {
-            return v;
+            return;
         }
         for c in text.chars() {
-            if v.len + 1 < V && c != other && !v.chars[..v.len].contains(&c) {
-                v.chars[v.len] = c;
-                v.len += 1;
+            if self.len + 1 < V && c != other && !self.chars[..self.len].contains(&c) {
+                self.chars[self.len] = c;
+                self.len += 1;
             }
         }
-        v.chars[v.len] = other;
-        v.len += 1;
-        v
+        self.chars[self.len] = other;
+        self.len += 1;
     }
 
     /// Number of characters (ids), the last standing for every other character.

@@ -10,7 +10,9 @@ use core::mem::ManuallyDrop;
 use edgegrad::attention::AttentionWeights;
 use edgegrad::attention::{AttentionCache, AttentionGrads, AttentionLm, Decoder, Sampling};
 use edgegrad::kernels as k;
-use edgegrad::vocab::{Vocab, VocabBuilder};
+use edgegrad::params::{Params, ParamsMut};
+use edgegrad::train;
+use edgegrad::vocab::{CharVocab, Vocab, VocabBuilder};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use rand_core::SeedableRng;
 
@@ -73,6 +75,7 @@ pub struct W2vParts {
 
 /// Attention LM state (plain SGD: no optimiser moments).
 pub struct LmParts {
+    chars: CharVocab<V>,
     model: AttentionLm<V, T, D, DK>,
     grads: AttentionGrads<V, T, D, DK>,
     cache: AttentionCache<V, T, D, DK>,
@@ -98,6 +101,7 @@ mod host_model {
 /// Part 4 state: generation on the host-trained model.
 #[cfg(not(small_ram))]
 pub struct FlashParts {
+    chars: CharVocab<{ host_model::V }>,
     decoder: Decoder<{ host_model::V }, { host_model::T }, { host_model::D }, { host_model::DK }>,
 }
 #[cfg(small_ram)]
@@ -201,31 +205,21 @@ pub fn word2vec() -> bool {
     last < first && near.len() == 3
 }
 
-const LM_TEXT: &[u8] = b"the cat sat on the mat. the cat ate the hat. ";
+const LM_TEXT: &str = "the cat sat on the mat. the cat ate the hat. ";
 
-/// The text's distinct bytes in order of first appearance (at most `V`): a tiny
-/// alphabet whose index is the token id. Rebuilt on each lookup (a few dozen bytes
-/// scanned): holding it in `attention()` measured 100 bytes more peak stack.
-fn alphabet() -> ([u8; V], usize) {
-    let mut seen = [0_u8; V];
-    let mut n = 0;
-    for &b in LM_TEXT {
-        if !seen[..n].contains(&b) && n < V {
-            seen[n] = b;
-            n += 1;
-        }
+/// One training step with plain SGD (no optimiser state): forward, backward, clipping,
+/// and `θ ← θ − lr·g` over every declared tensor. Returns the loss before the step.
+/// Out of line, so that its frame is its own.
+#[inline(never)]
+fn sgd_step(lm: &mut LmParts, window: &[u16], lr: f32) -> Option<f32> {
+    lm.grads.zero();
+    let loss = lm.model.forward(window, &mut lm.cache).ok()?;
+    lm.model.backward(&mut lm.cache, &mut lm.grads).ok()?;
+    train::clip_grad_norm(&mut lm.grads, 1.0).ok()?;
+    for i in 0..AttentionLm::<V, T, D, DK>::TENSORS {
+        k::sgd(lm.model.tensor_mut(i), lm.grads.tensor(i), lr).ok()?;
     }
-    (seen, n)
-}
-
-fn char_id(c: u8) -> u16 {
-    let (seen, n) = alphabet();
-    seen[..n].iter().position(|&b| b == c).unwrap_or(0) as u16
-}
-
-fn id_char(id: u16) -> char {
-    let (seen, n) = alphabet();
-    seen[..n].get(usize::from(id)).copied().unwrap_or(b'?') as char
+    Some(loss)
 }
 
 /// Part 3: train the attention LM on windows of a short text, then generate with the
@@ -242,28 +236,21 @@ pub fn attention() -> bool {
     };
     let mut rng = rand_pcg::Pcg32::seed_from_u64(2);
     lm.model.init(&mut rng);
-    let ids: heapless::Vec<u16, 64> = LM_TEXT.iter().map(|&c| char_id(c)).collect();
+    // The text's characters in order of first appearance are the token ids (in the
+    // arena, not on the stack).
+    lm.chars.set_first_seen(LM_TEXT, '?');
+    let mut ids = [0_u16; 64];
+    let n = lm.chars.encode(LM_TEXT, &mut ids);
+    let ids = &ids[..n];
     let lr = 0.3;
     let (mut first, mut last) = (0.0, 0.0);
     for step in 0..STEPS {
         let at = (step as usize * 5) % (ids.len() - T);
         let window = &ids[at..at + T];
-        lm.grads.zero();
         crate::fw_bench_start();
-        let Ok(loss) = lm.model.forward(window, &mut lm.cache) else {
+        let Some(loss) = sgd_step(lm, window, lr) else {
             return false;
         };
-        if lm.model.backward(&mut lm.cache, &mut lm.grads).is_err() {
-            return false;
-        }
-        if k::clip_grad_norm(&mut lm.grads.tensors_mut(), 1.0).is_err() {
-            return false;
-        }
-        for (p, g) in lm.model.tensors_mut().into_iter().zip(lm.grads.tensors()) {
-            if k::sgd(p, g, lr).is_err() {
-                return false;
-            }
-        }
         crate::fw_bench_stop();
         if step == 0 {
             first = loss;
@@ -276,7 +263,7 @@ pub fn attention() -> bool {
         Fixed(first),
         Fixed(last)
     );
-    let prompt = [char_id(b't'), char_id(b'h'), char_id(b'e')];
+    let prompt = [lm.chars.id('t'), lm.chars.id('h'), lm.chars.id('e')];
     let mut out = [0_u16; T];
     let Ok(n) = lm.decoder.generate(
         &lm.model,
@@ -287,11 +274,7 @@ pub fn attention() -> bool {
     ) else {
         return false;
     };
-    crate::print!("attention: \"the");
-    for &id in &out[..n] {
-        crate::print!("{}", id_char(id));
-    }
-    println!("\"");
+    println!("attention: \"the{}\"", lm.chars.decode(&out[..n]));
     last < 0.5 * first
 }
 
@@ -318,14 +301,10 @@ pub fn flash_inference() -> bool {
         (*p).bytes = [0; ARENA_WORDS];
         &mut *(*p).flash
     };
-    let other = CHARS.chars().count() as u16 - 1;
-    let encode = |c: char| {
-        CHARS
-            .chars()
-            .position(|d| d == c)
-            .map_or(other, |i| i as u16)
-    };
-    let decode = |id: u16| CHARS.chars().nth(usize::from(id)).unwrap_or('?');
+    if let Err(e) = f.chars.set_chars(CHARS) {
+        println!("flash: {}", e);
+        return false;
+    }
     let in_flash = (WEIGHTS.as_ptr() as usize) < (core::ptr::addr_of!(ARENA) as usize);
     println!(
         "flash: {} parameters, {} bytes of safetensors at {:#010x} ({}), decoder {} bytes in RAM",
@@ -340,10 +319,7 @@ pub fn flash_inference() -> bool {
     const SENTENCE: &str = "He climbed the stairs, one hundred and twelve of them,";
     const _: () = assert!(SENTENCE.len() <= T);
     let mut ids = [0_u16; T];
-    let n = SENTENCE.len();
-    for (slot, c) in ids.iter_mut().zip(SENTENCE.chars()) {
-        *slot = encode(c);
-    }
+    let n = f.chars.encode(SENTENCE, &mut ids);
     let mut total = 0.0;
     f.decoder.reset();
     crate::fw_bench_start();
@@ -366,9 +342,7 @@ pub fn flash_inference() -> bool {
     const PROMPT: &str = "The keeper";
     let prompt = PROMPT;
     let mut prompt_ids = [0_u16; PROMPT.len()];
-    for (slot, c) in prompt_ids.iter_mut().zip(prompt.chars()) {
-        *slot = encode(c);
-    }
+    f.chars.encode(prompt, &mut prompt_ids);
     let mut out = [0_u16; 40];
     let mut rng = rand_pcg::Pcg32::seed_from_u64(4);
     let Ok(generated) =
@@ -377,10 +351,6 @@ pub fn flash_inference() -> bool {
     else {
         return false;
     };
-    crate::print!("flash: \"{prompt}");
-    for &id in &out[..generated] {
-        crate::print!("{}", decode(id));
-    }
-    println!("\"");
+    println!("flash: \"{prompt}{}\"", f.chars.decode(&out[..generated]));
     in_flash && loss < 2.0 && generated == out.len()
 }
