@@ -348,3 +348,201 @@ fn word2vec_builds_trains_and_queries_without_allocating() {
         "reading the text format allocated"
     );
 }
+
+#[test]
+fn layers_training_sampling_and_vocabularies_do_not_allocate() {
+    use edgegrad::nn::{
+        AttentionActs, AttentionScratch, CausalSelfAttention, CausalSelfAttentionGrads, KvCache,
+        LayerNorm, LayerNormGrads, Linear, LinearGrads, Mlp, MlpActs, MlpGrads, Qkv, QkvGrads,
+        StepScratch,
+    };
+    use edgegrad::params::Params;
+    use edgegrad::vocab::{CharCounter, CharVocab};
+    let mut rng = common::Rng::new(51);
+    let (l, d, w, f) = (5, 8, 8, 16);
+    let x = rng.vec(l * d, -1.0, 1.0);
+    let wqkv = rng.vec(d * 3 * w, -0.5, 0.5);
+    let wo = rng.vec(w * d, -0.5, 0.5);
+    let (w1, w2) = (rng.vec(d * f, -0.5, 0.5), rng.vec(f * d, -0.5, 0.5));
+    let (g, b) = (vec![1.0; d], vec![0.0; d]);
+    let mut y = vec![0.0; l * d];
+    let (mut qkv, mut probs, mut ctx) =
+        (vec![0.0; l * 3 * w], vec![0.0; 2 * l * l], vec![0.0; l * w]);
+    let (mut dctx, mut dprobs, mut dqkv) =
+        (vec![0.0; l * w], vec![0.0; l * l], vec![0.0; l * 3 * w]);
+    let (mut dw, mut dwo, mut dx) = (vec![0.0; d * 3 * w], vec![0.0; w * d], vec![0.0; l * d]);
+    let (mut keys, mut values) = (vec![0.0; l * w], vec![0.0; l * w]);
+    let (mut q, mut scores, mut sctx, mut yr) =
+        (vec![0.0; 3 * w], vec![0.0; l], vec![0.0; w], vec![0.0; d]);
+    let (mut pre, mut post, mut scratch) = (vec![0.0; l * f], vec![0.0; l * f], vec![0.0; l * f]);
+    let (mut dw1, mut dw2) = (vec![0.0; d * f], vec![0.0; f * d]);
+    let (mut stats, mut dg, mut db) = (vec![[0.0; 2]; l], vec![0.0; d], vec![0.0; d]);
+    let mut hidden = vec![0.0; f];
+    let mut probs_v = vec![0.0; d];
+    let mut counter = Box::new(CharCounter::<64>::new());
+    let mut ids = [0_u16; 32];
+    let mut text_out = heapless::String::<64>::new();
+    edgegrad::params! {
+        /// Two tensors.
+        pub struct Pair<> {
+            /// A matrix.
+            a: edgegrad::tensor::Matrix<3, 4> = "a", edgegrad::params::Init::UniformFanIn;
+            /// A vector.
+            b: [f32; 4] = "b", edgegrad::params::Init::Normal { sd: 1.0 };
+        }
+    }
+    let (mut p, mut gp) = (Box::new(Pair::ZERO), Box::new(Pair::ZERO));
+    let mut state = Box::new(edgegrad::train::OptState::<Pair>::ZERO);
+    let mut prng = rand_pcg::Pcg32::seed_from_u64(4);
+    let before = allocations();
+    {
+        let xm = MatRef::new(&x, l, d).unwrap();
+        let attn = CausalSelfAttention::new(
+            Qkv::Fused(Linear::new(MatRef::new(&wqkv, d, 3 * w).unwrap(), None).unwrap()),
+            Linear::new(MatRef::new(&wo, w, d).unwrap(), None).unwrap(),
+            2,
+        )
+        .unwrap();
+        let mut acts = AttentionActs {
+            qkv: MatMut::new(&mut qkv, l, 3 * w).unwrap(),
+            probs: &mut probs,
+            ctx: MatMut::new(&mut ctx, l, w).unwrap(),
+        };
+        attn.forward(
+            xm,
+            &mut acts,
+            MatMut::new(&mut y, l, d).unwrap(),
+            Accum::Overwrite,
+        )
+        .unwrap();
+        let mut grads = CausalSelfAttentionGrads {
+            qkv: QkvGrads::Fused(LinearGrads {
+                weight: MatMut::new(&mut dw, d, 3 * w).unwrap(),
+                bias: None,
+            }),
+            proj: LinearGrads {
+                weight: MatMut::new(&mut dwo, w, d).unwrap(),
+                bias: None,
+            },
+        };
+        let mut sc = AttentionScratch {
+            dctx: MatMut::new(&mut dctx, l, w).unwrap(),
+            dprobs: &mut dprobs,
+            dqkv: MatMut::new(&mut dqkv, l, 3 * w).unwrap(),
+        };
+        attn.backward(
+            xm,
+            &acts,
+            MatRef::new(&x, l, d).unwrap(),
+            &mut grads,
+            &mut sc,
+            (MatMut::new(&mut dx, l, d).unwrap(), Accum::Overwrite),
+        )
+        .unwrap();
+        let mut kv = KvCache {
+            keys: MatMut::new(&mut keys, l, w).unwrap(),
+            values: MatMut::new(&mut values, l, w).unwrap(),
+        };
+        let mut ss = StepScratch {
+            q: &mut q,
+            scores: &mut scores,
+            ctx: &mut sctx,
+        };
+        attn.step(&x[..d], 0, &mut kv, &mut ss, &mut yr, Accum::Overwrite)
+            .unwrap();
+        let mlp = Mlp {
+            fc: Linear::new(MatRef::new(&w1, d, f).unwrap(), None).unwrap(),
+            proj: Linear::new(MatRef::new(&w2, f, d).unwrap(), None).unwrap(),
+        };
+        let mut macts = MlpActs {
+            pre: MatMut::new(&mut pre, l, f).unwrap(),
+            post: MatMut::new(&mut post, l, f).unwrap(),
+        };
+        mlp.forward(
+            xm,
+            &mut macts,
+            MatMut::new(&mut y, l, d).unwrap(),
+            Accum::Add,
+        )
+        .unwrap();
+        let mut mg = MlpGrads {
+            fc: LinearGrads {
+                weight: MatMut::new(&mut dw1, d, f).unwrap(),
+                bias: None,
+            },
+            proj: LinearGrads {
+                weight: MatMut::new(&mut dw2, f, d).unwrap(),
+                bias: None,
+            },
+        };
+        mlp.backward(
+            xm,
+            &macts,
+            xm,
+            &mut mg,
+            MatMut::new(&mut scratch, l, f).unwrap(),
+            (MatMut::new(&mut dx, l, d).unwrap(), Accum::Add),
+        )
+        .unwrap();
+        mlp.step(&x[..d], &mut hidden, &mut yr, Accum::Overwrite)
+            .unwrap();
+        let ln = LayerNorm::new(&g, &b).unwrap();
+        ln.forward(xm, MatMut::new(&mut y, l, d).unwrap(), &mut stats)
+            .unwrap();
+        ln.backward(
+            xm,
+            &stats,
+            xm,
+            &mut LayerNormGrads {
+                weight: &mut dg,
+                bias: &mut db,
+            },
+            (MatMut::new(&mut dx, l, d).unwrap(), Accum::Add),
+        )
+        .unwrap();
+        ln.step(&x[..d], &mut yr).unwrap();
+        // errors are built without allocating too
+        let _ = CausalSelfAttention::new(Qkv::Fused(mlp.fc), mlp.proj, 3).unwrap_err();
+    }
+    p.init(&mut prng);
+    gp.init(&mut prng);
+    edgegrad::train::apply_gradients(
+        &mut *p,
+        &mut *gp,
+        &mut state,
+        &edgegrad::train::TrainConfig {
+            optimizer: Optimizer::Adam(Adam::default()),
+            max_grad_norm: Some(1.0),
+        },
+    )
+    .unwrap();
+    std::hint::black_box(edgegrad::params::global_norm(&*p));
+    core::fmt::write(
+        &mut text_out,
+        format_args!("{}", Pair::tensor_name(1).unwrap()),
+    )
+    .unwrap();
+    assert!(Pair::tensor_name(1).unwrap() == "b");
+    std::hint::black_box(<Pair as Params>::LAYOUT.find("b"));
+    edgegrad::sample::sample(
+        &x[..d],
+        Sampling::TopK {
+            k: 3,
+            temperature: 0.5,
+        },
+        &mut probs_v,
+        &mut prng,
+    )
+    .unwrap();
+    counter.add_text("hello, world").unwrap();
+    let v: CharVocab<8> = counter.most_frequent('?');
+    let n = v.encode("hello", &mut ids);
+    text_out.clear();
+    core::fmt::write(&mut text_out, format_args!("{}", v.decode(&ids[..n]))).unwrap();
+    assert_eq!(
+        allocations() - before,
+        0,
+        "layers, training, sampling or vocabularies allocated"
+    );
+    assert_eq!(text_out, "hello");
+}
