@@ -9,7 +9,7 @@ use edgegrad::kernels::{self as k, Accum, Trans};
 use edgegrad::nn::{
     AttentionActs, AttentionScratch, CausalSelfAttention, CausalSelfAttentionGrads, Embedding,
     EmbeddingGrads, KvCache, LayerNorm, LayerNormGrads, Linear, LinearGrads, Mlp, MlpActs,
-    MlpGrads, Qkv, QkvGrads, StepScratch,
+    MlpGrads, Qkv,
 };
 use edgegrad::{Error, MatMut, MatRef};
 
@@ -625,7 +625,7 @@ fn attention_gradients_match_finite_differences() {
             let dxm = (MatMut::new(&mut dx, l, c.d).unwrap(), Accum::Add);
             if fused {
                 let mut g = CausalSelfAttentionGrads {
-                    qkv: QkvGrads::Fused(LinearGrads {
+                    qkv: Qkv::Fused(LinearGrads {
                         weight: all.rb_mut(),
                         bias: Some(&mut dbqkv),
                     }),
@@ -656,7 +656,7 @@ fn attention_gradients_match_finite_differences() {
                     }
                 }
                 let mut g = CausalSelfAttentionGrads {
-                    qkv: QkvGrads::Separate {
+                    qkv: Qkv::Separate {
                         q: lg(gq, bq, c.d, c.w),
                         k: lg(gk, bk, c.d, c.w),
                         v: lg(gv, bv, c.d, c.w),
@@ -739,8 +739,6 @@ fn kv_cache_step_equals_the_forward_pass_for_every_prefix() {
             let mut kv = KvCache {
                 keys: MatMut::new(&mut keys, t, c.w).unwrap(),
                 values: MatMut::new(&mut values, t, c.w).unwrap(),
-            };
-            let mut scratch = StepScratch {
                 q: &mut q,
                 scores: &mut scores,
                 ctx: &mut ctx,
@@ -750,7 +748,6 @@ fn kv_cache_step_equals_the_forward_pass_for_every_prefix() {
                 &x[pos * c.d..(pos + 1) * c.d],
                 pos,
                 &mut kv,
-                &mut scratch,
                 &mut yr,
                 Accum::Overwrite,
             )
@@ -776,22 +773,13 @@ fn kv_cache_step_equals_the_forward_pass_for_every_prefix() {
         let mut kv = KvCache {
             keys: MatMut::new(&mut keys, t, c.w).unwrap(),
             values: MatMut::new(&mut values, t, c.w).unwrap(),
-        };
-        let mut scratch = StepScratch {
             q: &mut q,
             scores: &mut scores,
             ctx: &mut ctx,
         };
         assert!(
-            attn.step(
-                &x[..c.d],
-                t,
-                &mut kv,
-                &mut scratch,
-                &mut vec![0.0; c.d],
-                Accum::Overwrite
-            )
-            .is_err()
+            attn.step(&x[..c.d], t, &mut kv, &mut vec![0.0; c.d], Accum::Overwrite)
+                .is_err()
         );
     }
 }

@@ -353,8 +353,7 @@ fn word2vec_builds_trains_and_queries_without_allocating() {
 fn layers_training_sampling_and_vocabularies_do_not_allocate() {
     use edgegrad::nn::{
         AttentionActs, AttentionScratch, CausalSelfAttention, CausalSelfAttentionGrads, KvCache,
-        LayerNorm, LayerNormGrads, Linear, LinearGrads, Mlp, MlpActs, MlpGrads, Qkv, QkvGrads,
-        StepScratch,
+        LayerNorm, LayerNormGrads, Linear, LinearGrads, Mlp, MlpActs, MlpGrads, Qkv,
     };
     use edgegrad::params::Params;
     use edgegrad::vocab::{CharCounter, CharVocab};
@@ -416,7 +415,7 @@ fn layers_training_sampling_and_vocabularies_do_not_allocate() {
         )
         .unwrap();
         let mut grads = CausalSelfAttentionGrads {
-            qkv: QkvGrads::Fused(LinearGrads {
+            qkv: Qkv::Fused(LinearGrads {
                 weight: MatMut::new(&mut dw, d, 3 * w).unwrap(),
                 bias: None,
             }),
@@ -442,13 +441,11 @@ fn layers_training_sampling_and_vocabularies_do_not_allocate() {
         let mut kv = KvCache {
             keys: MatMut::new(&mut keys, l, w).unwrap(),
             values: MatMut::new(&mut values, l, w).unwrap(),
-        };
-        let mut ss = StepScratch {
             q: &mut q,
             scores: &mut scores,
             ctx: &mut sctx,
         };
-        attn.step(&x[..d], 0, &mut kv, &mut ss, &mut yr, Accum::Overwrite)
+        attn.step(&x[..d], 0, &mut kv, &mut yr, Accum::Overwrite)
             .unwrap();
         let mlp = Mlp {
             fc: Linear::new(MatRef::new(&w1, d, f).unwrap(), None).unwrap(),

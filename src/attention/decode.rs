@@ -4,7 +4,8 @@ use rand_core::RngCore;
 
 use crate::error::{Result, check_index, check_len_range};
 use crate::kernels::Accum;
-use crate::nn::{KvCache, StepScratch};
+use crate::nn::KvCache;
+use crate::params::Zero;
 use crate::sample::{self, Sampling};
 use crate::tensor::Matrix;
 
@@ -51,16 +52,16 @@ pub struct Decoder<const V: usize, const T: usize, const D: usize, const DK: usi
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V, T, D, DK> {
     /// An empty decoder.
     pub const ZERO: Self = Decoder {
-        keys: Matrix::ZERO,
-        values: Matrix::ZERO,
+        keys: Zero::ZERO,
+        values: Zero::ZERO,
         len: 0,
-        h0: [0.0; D],
-        q: [0.0; DK],
-        scores: [0.0; T],
-        ctx: [0.0; DK],
-        h1: [0.0; D],
-        logits: [0.0; V],
-        probs: [0.0; V],
+        h0: Zero::ZERO,
+        q: Zero::ZERO,
+        scores: Zero::ZERO,
+        ctx: Zero::ZERO,
+        h1: Zero::ZERO,
+        logits: Zero::ZERO,
+        probs: Zero::ZERO,
     };
 
     /// Bytes this struct takes.
@@ -119,8 +120,6 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
             &mut KvCache {
                 keys: self.keys.view_mut(),
                 values: self.values.view_mut(),
-            },
-            &mut StepScratch {
                 q: &mut self.q,
                 scores: &mut self.scores,
                 ctx: &mut self.ctx,

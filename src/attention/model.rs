@@ -3,7 +3,7 @@
 use crate::error::{Result, check_index, check_len_range};
 use crate::nn::{
     CausalSelfAttention, CausalSelfAttentionGrads, Embedding, EmbeddingGrads, Linear, LinearGrads,
-    Qkv, QkvGrads,
+    Qkv,
 };
 use crate::params::{Init, Ref, SQRT_3};
 use crate::tensor::{Matrix, view_of};
@@ -173,7 +173,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionG
             }
         }
         CausalSelfAttentionGrads {
-            qkv: QkvGrads::Separate {
+            qkv: Qkv::Separate {
                 q: linear(&mut self.w_q),
                 k: linear(&mut self.w_k),
                 v: linear(&mut self.w_v),

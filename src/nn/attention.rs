@@ -28,39 +28,35 @@ use crate::error::{Error, Result, check_index, check_len, check_same_shape};
 use crate::kernels::{self as k, Accum, MatMut, MatRef, Trans};
 
 use super::linear::{Linear, LinearGrads};
+use super::{Access, Read, Write};
 
-/// Where Q, K and V come from.
-#[derive(Clone, Copy, Debug)]
-pub enum Qkv<'a> {
+/// Where Q, K and V come from (or, with [`Write`] access, their gradients).
+#[derive(Debug)]
+pub enum Qkv<'a, A: Access<'a> = Read> {
     /// Three layers, each `D × W` (the single-head attention LM's `w_q`, `w_k`, `w_v`).
     Separate {
         /// Queries.
-        q: Linear<'a>,
+        q: Linear<'a, A>,
         /// Keys.
-        k: Linear<'a>,
+        k: Linear<'a, A>,
         /// Values.
-        v: Linear<'a>,
+        v: Linear<'a, A>,
     },
     /// One layer, `D × 3W`, whose outputs are `q | k | v` side by side (GPT-2's
     /// `c_attn`).
-    Fused(Linear<'a>),
+    Fused(Linear<'a, A>),
 }
 
 /// Gradients of [`Qkv`], in the same form.
-#[derive(Debug)]
-pub enum QkvGrads<'a> {
-    /// Of three layers.
-    Separate {
-        /// Of the queries' layer.
-        q: LinearGrads<'a>,
-        /// Of the keys' layer.
-        k: LinearGrads<'a>,
-        /// Of the values' layer.
-        v: LinearGrads<'a>,
-    },
-    /// Of one fused layer.
-    Fused(LinearGrads<'a>),
+pub type QkvGrads<'a> = Qkv<'a, Write>;
+
+impl Clone for Qkv<'_> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
+
+impl Copy for Qkv<'_> {}
 
 /// Causal self-attention with `heads` heads: Q, K, V projections, per-head scaled
 /// causal softmax, output projection (see the [module](self) for the formulas).
@@ -128,18 +124,14 @@ pub struct AttentionScratch<'a> {
     pub dqkv: MatMut<'a>,
 }
 
-/// The keys and values of the positions decoded so far, `T × W` each.
+/// What decoding keeps from one step to the next — the keys and values of the positions
+/// decoded so far (the KV cache, `T × W` each) — and one step's scratch.
 #[derive(Debug)]
 pub struct KvCache<'a> {
     /// Row `t`: the key of position `t`.
     pub keys: MatMut<'a>,
     /// Row `t`: the value of position `t`.
     pub values: MatMut<'a>,
-}
-
-/// Scratch of one decoding step.
-#[derive(Debug)]
-pub struct StepScratch<'a> {
     /// The new position's query: `W` values (`3W` with [`Qkv::Fused`]: its q, k, v).
     pub q: &'a mut [f32],
     /// One head's scores over the positions so far: at least `T` values.
@@ -383,7 +375,7 @@ impl<'a> CausalSelfAttention<'a> {
         match (self.qkv, grads) {
             (
                 Qkv::Separate { q, k, v },
-                QkvGrads::Separate {
+                Qkv::Separate {
                     q: gq,
                     k: gk,
                     v: gv,
@@ -399,7 +391,7 @@ impl<'a> CausalSelfAttention<'a> {
                 )?;
                 v.backward(x, dqkv.cols_range(2 * w, w)?, gv, Some((dx, Accum::Add)))
             }
-            (Qkv::Fused(f), QkvGrads::Fused(g)) => f.backward(x, dqkv, g, Some((dx, acc))),
+            (Qkv::Fused(f), Qkv::Fused(g)) => f.backward(x, dqkv, g, Some((dx, acc))),
             _ => Err(Error::InvalidParameter {
                 what: "attention gradients",
                 expected: "the form (separate or fused) of the q|k|v projections",
@@ -419,7 +411,6 @@ impl<'a> CausalSelfAttention<'a> {
         x: &[f32],
         pos: usize,
         kv: &mut KvCache<'_>,
-        scratch: &mut StepScratch<'_>,
         y: &mut [f32],
         acc: Accum,
     ) -> Result<()> {
@@ -427,30 +418,27 @@ impl<'a> CausalSelfAttention<'a> {
         check_index("attention position", pos, kv.keys.rows())?;
         check_same_shape("attention values", kv.keys.shape(), kv.values.shape())?;
         check_len("attention cache width", w, kv.keys.cols())?;
-        check_len("attention step context", w, scratch.ctx.len())?;
-        let found = scratch.scores.len();
-        let scores = scratch
-            .scores
-            .get_mut(..=pos)
-            .ok_or(Error::LengthMismatch {
-                what: "attention step scores",
-                expected: pos + 1,
-                found,
-            })?;
+        check_len("attention step context", w, kv.ctx.len())?;
+        let found = kv.scores.len();
+        let scores = kv.scores.get_mut(..=pos).ok_or(Error::LengthMismatch {
+            what: "attention step scores",
+            expected: pos + 1,
+            found,
+        })?;
         let q = match self.qkv {
             Qkv::Separate { q, k, v } => {
-                check_len("attention step query", w, scratch.q.len())?;
-                q.step(x, scratch.q, Accum::Overwrite)?;
+                check_len("attention step query", w, kv.q.len())?;
+                q.step(x, kv.q, Accum::Overwrite)?;
                 k.step(x, kv.keys.row_mut(pos), Accum::Overwrite)?;
                 v.step(x, kv.values.row_mut(pos), Accum::Overwrite)?;
-                &*scratch.q
+                &*kv.q
             }
             Qkv::Fused(f) => {
-                check_len("attention step q|k|v", 3 * w, scratch.q.len())?;
-                f.step(x, scratch.q, Accum::Overwrite)?;
-                kv.keys.row_mut(pos).copy_from_slice(&scratch.q[w..2 * w]);
-                kv.values.row_mut(pos).copy_from_slice(&scratch.q[2 * w..]);
-                &scratch.q[..w]
+                check_len("attention step q|k|v", 3 * w, kv.q.len())?;
+                f.step(x, kv.q, Accum::Overwrite)?;
+                kv.keys.row_mut(pos).copy_from_slice(&kv.q[w..2 * w]);
+                kv.values.row_mut(pos).copy_from_slice(&kv.q[2 * w..]);
+                &kv.q[..w]
             }
         };
         let (keys, values) = (
@@ -462,7 +450,7 @@ impl<'a> CausalSelfAttention<'a> {
             k::matvec(keys.cols_range(h * hw, hw)?, qh, scores, Accum::Overwrite)?;
             k::scale(self.scale(), scores);
             k::softmax_in_place(scores)?;
-            let ctx = &mut scratch.ctx[h * hw..(h + 1) * hw];
+            let ctx = &mut kv.ctx[h * hw..(h + 1) * hw];
             k::vecmat(
                 scores,
                 values.cols_range(h * hw, hw)?,
@@ -470,6 +458,6 @@ impl<'a> CausalSelfAttention<'a> {
                 Accum::Overwrite,
             )?;
         }
-        self.proj.step(scratch.ctx, y, acc)
+        self.proj.step(kv.ctx, y, acc)
     }
 }

@@ -4,6 +4,8 @@
 use crate::error::{Result, check_index, check_len, check_len_range};
 use crate::kernels::{self as k, MatMut, MatRef};
 
+use super::{Access, Read, Write};
+
 /// The input of a language model: `x[i] = tokens[id_i] + positions[i]`, rows of a
 /// token table (`V × D`) and a position table (`T × D`).
 ///
@@ -17,22 +19,24 @@ use crate::kernels::{self as k, MatMut, MatRef};
 /// assert_eq!(x, [3.25, 4.25]);
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Embedding<'a> {
-    /// One row per token id, `V × D`.
-    pub tokens: MatRef<'a>,
-    /// One row per position, `T × D`.
-    pub positions: MatRef<'a>,
+#[derive(Debug)]
+pub struct Embedding<'a, A: Access<'a> = Read> {
+    /// One row per token id, `V × D` (or its gradient).
+    pub tokens: A::Mat,
+    /// One row per position, `T × D` (or its gradient).
+    pub positions: A::Mat,
 }
 
 /// Gradients of an [`Embedding`]'s two tables, added to by its backward pass.
-#[derive(Debug)]
-pub struct EmbeddingGrads<'a> {
-    /// `∂L/∂tokens`, `V × D`.
-    pub tokens: MatMut<'a>,
-    /// `∂L/∂positions`, `T × D`.
-    pub positions: MatMut<'a>,
+pub type EmbeddingGrads<'a> = Embedding<'a, Write>;
+
+impl Clone for Embedding<'_> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
+
+impl Copy for Embedding<'_> {}
 
 impl<'a> Embedding<'a> {
     /// Embeddings from a token table and a position table of the same width.

@@ -3,6 +3,8 @@
 use crate::error::{Result, check_len};
 use crate::kernels::{self as k, Accum, MatMut, MatRef};
 
+use super::{Access, Read, Write};
+
 /// A dense layer over rows: `y = x·W + b` with `W` stored `[in][out]` (the row-vector
 /// convention of this crate and of GPT-2's checkpoints) and an optional bias.
 ///
@@ -19,22 +21,24 @@ use crate::kernels::{self as k, Accum, MatMut, MatRef};
 /// assert_eq!(y, [5.5, 7.5, 9.5]);
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Linear<'a> {
-    /// `W`, inputs × outputs.
-    pub weight: MatRef<'a>,
-    /// `b`, one per output.
-    pub bias: Option<&'a [f32]>,
+#[derive(Debug)]
+pub struct Linear<'a, A: Access<'a> = Read> {
+    /// `W`, inputs × outputs (or `∂L/∂W`).
+    pub weight: A::Mat,
+    /// `b`, one per output (or `∂L/∂b`; ignored if the layer has no bias).
+    pub bias: Option<A::Vec>,
 }
 
 /// Gradients of a [`Linear`]'s parameters, added to by its backward pass.
-#[derive(Debug)]
-pub struct LinearGrads<'a> {
-    /// `∂L/∂W`, inputs × outputs.
-    pub weight: MatMut<'a>,
-    /// `∂L/∂b` (ignored if the layer has no bias).
-    pub bias: Option<&'a mut [f32]>,
+pub type LinearGrads<'a> = Linear<'a, Write>;
+
+impl Clone for Linear<'_> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
+
+impl Copy for Linear<'_> {}
 
 impl<'a> Linear<'a> {
     /// A layer with weights `weight` (inputs × outputs) and an optional bias, which must

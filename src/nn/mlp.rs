@@ -4,7 +4,8 @@
 use crate::error::{Result, check_same_shape};
 use crate::kernels::{self as k, Accum, MatMut, MatRef};
 
-use super::linear::{Linear, LinearGrads};
+use super::linear::Linear;
+use super::{Access, Read, Write};
 
 /// GELU in GPT-2's tanh approximation, over every element of a matrix (see
 /// [`kernels::activation`](crate::kernels::activation)).
@@ -54,22 +55,24 @@ impl Gelu {
 /// assert!((y[0] - 2.0).abs() < 1e-6); // gelu(x) − gelu(−x) = x
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Mlp<'a> {
-    /// `D → F`.
-    pub fc: Linear<'a>,
-    /// `F → D`.
-    pub proj: Linear<'a>,
+#[derive(Debug)]
+pub struct Mlp<'a, A: Access<'a> = Read> {
+    /// `D → F` (or its gradients).
+    pub fc: Linear<'a, A>,
+    /// `F → D` (or its gradients).
+    pub proj: Linear<'a, A>,
 }
 
 /// Gradients of an [`Mlp`]'s two layers.
-#[derive(Debug)]
-pub struct MlpGrads<'a> {
-    /// Of `fc`.
-    pub fc: LinearGrads<'a>,
-    /// Of `proj`.
-    pub proj: LinearGrads<'a>,
+pub type MlpGrads<'a> = Mlp<'a, Write>;
+
+impl Clone for Mlp<'_> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
+
+impl Copy for Mlp<'_> {}
 
 /// What an [`Mlp`]'s forward pass keeps for its backward pass, `rows × F` each.
 #[derive(Debug)]

@@ -19,15 +19,48 @@
 //! pass keeps for the backward pass and the backward pass's scratch are buffers the
 //! caller passes in (`…Acts`, `…Scratch`): a model's fixed-size cache structs.
 
+use core::fmt::Debug;
+
+use crate::kernels::{MatMut, MatRef};
+
 mod attention;
 mod embedding;
 mod layer_norm;
 mod linear;
 mod mlp;
 
+/// Whether a layer's parameter views read (its weights) or write (its gradients): each
+/// layer's parameters are one struct generic over this, as the models' parameters are
+/// over their [`Storage`](crate::params::Storage) — `Linear<'a>` holds `MatRef`s,
+/// `LinearGrads<'a> = Linear<'a, Write>` holds `MatMut`s.
+pub trait Access<'a> {
+    /// A matrix view: [`MatRef`] to read, [`MatMut`] to write.
+    type Mat: Debug;
+    /// A vector: `&[f32]` to read, `&mut [f32]` to write.
+    type Vec: Debug;
+}
+
+/// Read-only parameter views: a layer's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {}
+
+/// Writable parameter views: a layer's gradients.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Write {}
+
+impl<'a> Access<'a> for Read {
+    type Mat = MatRef<'a>;
+    type Vec = &'a [f32];
+}
+
+impl<'a> Access<'a> for Write {
+    type Mat = MatMut<'a>;
+    type Vec = &'a mut [f32];
+}
+
 pub use attention::{
     AttentionActs, AttentionScratch, CausalSelfAttention, CausalSelfAttentionGrads, KvCache, Qkv,
-    QkvGrads, StepScratch,
+    QkvGrads,
 };
 pub use embedding::{Embedding, EmbeddingGrads};
 pub use layer_norm::{LayerNorm, LayerNormGrads};

@@ -122,35 +122,33 @@ impl Entry {
 
     /// Number of tensors under this entry.
     pub const fn tensors(&self) -> usize {
-        match self.node {
-            Node::Tensor { .. } => 1,
-            Node::Module { entries } => {
-                let mut n = 0;
-                let mut i = 0;
-                while i < entries.len() {
-                    n += entries[i].tensors();
-                    i += 1;
-                }
-                n
-            }
-            Node::Repeat { count, item } => count * item.tensors(),
-        }
+        self.counts().0
     }
 
     /// Number of `f32` elements under this entry.
     pub const fn elements(&self) -> usize {
+        self.counts().1
+    }
+
+    /// `(tensors, elements)` under this entry, in one walk.
+    const fn counts(&self) -> (usize, usize) {
         match self.node {
-            Node::Tensor { shape, .. } => shape.elements(),
+            Node::Tensor { shape, .. } => (1, shape.elements()),
             Node::Module { entries } => {
-                let mut n = 0;
+                let (mut t, mut e) = (0, 0);
                 let mut i = 0;
                 while i < entries.len() {
-                    n += entries[i].elements();
+                    let (ti, ei) = entries[i].counts();
+                    t += ti;
+                    e += ei;
                     i += 1;
                 }
-                n
+                (t, e)
             }
-            Node::Repeat { count, item } => count * item.elements(),
+            Node::Repeat { count, item } => {
+                let (t, e) = item.counts();
+                (count * t, count * e)
+            }
         }
     }
 
@@ -389,20 +387,20 @@ impl Write for Matcher<'_> {
     }
 }
 
-/// A `fmt::Write` into a fixed buffer (for comparing two names without a heap).
-struct Buf {
-    bytes: [u8; 128],
-    len: usize,
+/// A `fmt::Write` into a byte slice that fails when the slice is full.
+pub(crate) struct ByteWriter<'a> {
+    pub buf: &'a mut [u8],
+    pub pos: usize,
 }
 
-impl Write for Buf {
+impl Write for ByteWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        self.bytes
-            .get_mut(self.len..end)
+        let end = self.pos + s.len();
+        self.buf
+            .get_mut(self.pos..end)
             .ok_or(fmt::Error)?
             .copy_from_slice(s.as_bytes());
-        self.len = end;
+        self.pos = end;
         Ok(())
     }
 }
@@ -424,14 +422,16 @@ impl PartialEq for TensorName {
         if core::ptr::eq(self.root, other.root) && self.index == other.index {
             return true;
         }
-        let mut buf = Buf {
-            bytes: [0; 128],
-            len: 0,
+        let mut bytes = [0_u8; 128];
+        let mut buf = ByteWriter {
+            buf: &mut bytes,
+            pos: 0,
         };
         if other.root.write_name(other.index(), &mut buf).is_err() {
             return false;
         }
-        core::str::from_utf8(&buf.bytes[..buf.len]).is_ok_and(|s| self.is(s))
+        let len = buf.pos;
+        core::str::from_utf8(&bytes[..len]).is_ok_and(|s| self.is(s))
     }
 }
 
@@ -503,12 +503,14 @@ mod tests {
         );
         assert_eq!(MODEL.max_name_len(), "h.11.attn.c_attn.weight".len());
         for i in 0..MODEL.tensors() {
-            let mut buf = Buf {
-                bytes: [0; 128],
-                len: 0,
+            let mut bytes = [0_u8; 128];
+            let mut buf = ByteWriter {
+                buf: &mut bytes,
+                pos: 0,
             };
             MODEL.write_name(i, &mut buf).unwrap();
-            let s = core::str::from_utf8(&buf.bytes[..buf.len]).unwrap();
+            let len = buf.pos;
+            let s = core::str::from_utf8(&bytes[..len]).unwrap();
             assert_eq!(MODEL.find(s), Some(i), "{s}");
         }
         for bad in [

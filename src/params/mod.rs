@@ -60,7 +60,7 @@ pub use layout::{Entry, Init, Node, Spec, TensorName};
 pub use storage::{Owned, Ref, Storage, StorageMut};
 pub use tensor::Tensor;
 
-pub(crate) use layout::digits;
+pub(crate) use layout::{ByteWriter, digits};
 
 /// A parameter struct: its declaration, and each of its tensors by index (declaration
 /// order, depth first). Implemented by [`params!`](crate::params!) for every storage.

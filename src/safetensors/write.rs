@@ -4,7 +4,7 @@
 use core::fmt::{self, Write};
 
 use crate::error::{Error, Result};
-use crate::params::{Entry, Node, digits};
+use crate::params::{ByteWriter, Entry, Node, digits};
 
 /// Length of the header text [`write_header`] writes, before padding. It mirrors
 /// `write_header` piece by piece (a `const fn` cannot format); a unit test holds the two
@@ -108,24 +108,6 @@ fn write_header<W: Write>(
         offset = end;
     }
     w.write_char('}')
-}
-
-/// A `fmt::Write` into a byte slice that fails when the slice is full.
-struct ByteWriter<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
-}
-
-impl Write for ByteWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.pos + s.len();
-        self.buf
-            .get_mut(self.pos..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.pos = end;
-        Ok(())
-    }
 }
 
 /// Writes the file of a model whose declaration is `root` and whose tensors `tensor(i)`
