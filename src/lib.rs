@@ -69,6 +69,10 @@ pub mod word2vec;
 
 pub use error::{Error, FormatProblem, Result, Shape};
 
+/// The `rand_core` the crate's random draws take (`RngCore`): pass any generator that
+/// implements it, a chip's hardware RNG or a seeded `rand_pcg`.
+pub use rand_core;
+
 /// The README's code examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -269,7 +269,7 @@ macro_rules! params {
 
             /// Initialises every tensor in place as its declaration says, in
             /// declaration order, drawing from `rng`.
-            pub fn init<R: ::rand_core::RngCore + ?Sized>(&mut self, rng: &mut R) {
+            pub fn init<R: $crate::rand_core::RngCore + ?Sized>(&mut self, rng: &mut R) {
                 $crate::params::init(self, rng)
             }
 
