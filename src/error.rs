@@ -193,8 +193,9 @@ pub enum FormatProblem {
 }
 
 /// A tensor shape as a safetensors header gives it, kept small so that [`Error`] stays
-/// small: the rank is exact, the first [`MAX_RANK`](Shape::MAX_RANK) dimensions are
-/// kept, and a dimension above `u32::MAX` is kept as `u32::MAX` (no model has one).
+/// small: the rank is exact up to 255 (and 255 beyond), the first
+/// [`MAX_RANK`](Shape::MAX_RANK) dimensions are kept, and a dimension above `u32::MAX` is
+/// kept as `u32::MAX` (no model has one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     /// The rank, saturating at 255.

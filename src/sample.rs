@@ -29,8 +29,9 @@ pub enum Sampling {
 /// `probs` (`V` long) as scratch for the probabilities. Greedy choice draws nothing
 /// from `rng`; the others draw one `u32`.
 ///
-/// NaN or `+inf` logits are [`Error::NonFinite`]; a temperature that is not finite and
-/// positive, or `k` outside `1..=V`, is [`Error::InvalidParameter`]. The logits are
+/// NaN or `+inf` logits are [`Error::NonFinite`]; logits that are all `-inf` (every
+/// token masked), a temperature that is not finite and positive, or `k` outside
+/// `1..=V`, are [`Error::InvalidParameter`]. The logits are
 /// shifted by their maximum before dividing by the temperature, so that a tiny
 /// temperature cannot overflow.
 ///
@@ -62,6 +63,13 @@ pub fn sample<R: RngCore + ?Sized>(
     }
     check_len("sampling probabilities", v, probs.len())?;
     let max = checked_max("sampling logits", logits)?;
+    if max == f32::NEG_INFINITY {
+        // Every token masked: there is nothing to choose.
+        return Err(Error::InvalidParameter {
+            what: "sampling logits",
+            expected: "at least one logit above -inf",
+        });
+    }
     let (temperature, top_k) = match sampling {
         Sampling::Greedy => {
             let best = (0..v).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });

@@ -426,3 +426,39 @@ fn invalid_optimizer_settings_change_nothing() {
         assert_eq!(state.t, 0);
     }
 }
+
+/// A cache whose gradient belongs to another pass is refused by `backward`, a failed
+/// forward pass leaves no rows to read, and a refused training step leaves the
+/// gradients as they were.
+#[test]
+fn stale_or_failed_passes_are_never_differentiated() {
+    let m = model(12);
+    let mut cache = Box::new(Cache::ZERO);
+    let mut grads = Box::new(Lm::ZERO);
+    m.forward(&[1, 2, 3], &mut cache).unwrap();
+    // An inference loss on the same cache: its activations are new, its dlogits not.
+    m.weights().loss(&[3, 2, 1], &mut cache).unwrap();
+    assert!(m.backward(&mut cache, &mut grads).is_err());
+    assert!(grads.tensors().iter().all(|t| t.iter().all(|&x| x == 0.0)));
+    // A forward pass that fails inside (a NaN query reaches a softmax) leaves an empty
+    // cache.
+    let mut bad = model(12);
+    bad.w_q.row_mut(0)[0] = f32::NAN;
+    assert!(bad.forward(&[1, 2, 3], &mut cache).is_err());
+    assert_eq!(cache.len(), 0);
+    assert_eq!(cache.logits(0), None);
+    // Bad tokens: the step changes neither the model nor the gradients.
+    grads.b_out[0] = 5.0;
+    let mut state = Box::new(AttentionOptState::ZERO);
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Sgd { lr: 0.1 },
+        max_grad_norm: None,
+    };
+    let mut m2 = model(12);
+    assert!(
+        m2.train_step(&[1, V as u16], &mut cache, &mut grads, &mut state, &cfg)
+            .is_err()
+    );
+    assert_eq!(grads.b_out[0], 5.0);
+    assert_eq!(*m2, *model(12));
+}

@@ -845,3 +845,53 @@ fn attention_shapes_are_checked() {
         Err(Error::LengthMismatch { .. })
     ));
 }
+
+#[test]
+fn degenerate_shapes_are_errors_not_panics() {
+    // Zero-column views have empty rows.
+    let data = [0.0_f32; 12];
+    let v = MatRef::new(&data, 3, 4).unwrap().cols_range(1, 0).unwrap();
+    assert!(v.row(2).is_empty());
+    assert_eq!(v.row_iter().count(), 0);
+    // An attention layer of width 0, or one whose 3W would overflow.
+    let empty = Linear::new(MatRef::new(&[], 4, 0).unwrap(), None).unwrap();
+    let zero_in = Linear::new(MatRef::new(&[], 0, 4).unwrap(), None).unwrap();
+    assert!(CausalSelfAttention::new(Qkv::Fused(empty), zero_in, 1).is_err());
+    let huge = Linear::new(MatRef::new(&[], usize::MAX / 2, 0).unwrap(), None).unwrap();
+    assert!(CausalSelfAttention::new(Qkv::Fused(empty), huge, 1).is_err());
+    // A Linear built with a bias of the wrong length (its fields are public): refused
+    // before anything is written.
+    let w = [1.0_f32; 6];
+    let bad = Linear {
+        weight: MatRef::new(&w, 2, 3).unwrap(),
+        bias: Some(&[1.0, 2.0][..]),
+    };
+    let mut y = [9.0_f32; 3];
+    assert!(bad.step(&[1.0, 1.0], &mut y, Accum::Add).is_err());
+    assert!(
+        bad.forward(
+            MatRef::new(&[1.0, 1.0], 1, 2).unwrap(),
+            MatMut::new(&mut y, 1, 3).unwrap(),
+            Accum::Add
+        )
+        .is_err()
+    );
+    assert_eq!(y, [9.0; 3]);
+    // A backward pass with a dx of the wrong shape adds to no gradient.
+    let good = Linear::new(MatRef::new(&w, 2, 3).unwrap(), Some(&[0.0; 3])).unwrap();
+    let (mut dw, mut db, mut dx) = ([0.0_f32; 6], [0.0_f32; 3], [0.0_f32; 3]);
+    let mut g = LinearGrads {
+        weight: MatMut::new(&mut dw, 2, 3).unwrap(),
+        bias: Some(&mut db),
+    };
+    assert!(
+        good.backward(
+            MatRef::new(&[1.0, 1.0], 1, 2).unwrap(),
+            MatRef::new(&[1.0, 1.0, 1.0], 1, 3).unwrap(),
+            &mut g,
+            Some((MatMut::new(&mut dx, 1, 3).unwrap(), Accum::Overwrite)),
+        )
+        .is_err()
+    );
+    assert_eq!((dw, db), ([0.0; 6], [0.0; 3]));
+}

@@ -455,3 +455,65 @@ fn tensors_only_declarations_list_their_tensors() {
     let v: Norm<3, Ref<'_>> = (&n).into();
     assert_eq!(v.weight, &[2.0; 3]);
 }
+
+edgegrad::params! {
+    /// Names that JSON must escape, and a name longer than any buffer.
+    pub struct Odd<> {
+        /// A quote and a backslash.
+        quote: [f32; 2] = "a\"b\\c", Init::Ones;
+        /// A control character.
+        tab: [f32; 1] = "tab\there", Init::Zeros;
+        /// 150 characters.
+        long: [f32; 3] = "a_name_that_is_much_longer_than_any_fixed_buffer_a_reader_might_keep_for_it_so_that_nothing_assumes_a_bound_on_the_length_of_a_name_in_a_file_0123", Init::Ones;
+    }
+}
+
+impl<S: Storage> Model for Odd<S> {
+    const KIND: &'static str = "test \"odd\"";
+    const SIZES: &'static [(&'static str, usize)] = &[("k\\ey", 1)];
+}
+
+#[test]
+fn names_that_need_escaping_or_are_long_round_trip() {
+    let mut m = Box::new(Odd::ZERO);
+    m.init(&mut Pcg32::seed_from_u64(1));
+    m.tab = [7.0];
+    let mut buf = vec![0_u8; safetensors::file_len::<Odd>()];
+    assert_eq!(safetensors::export(&*m, &mut buf).unwrap(), buf.len());
+    let n = u64::from_le_bytes(buf[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&buf[8..8 + n]).unwrap();
+    assert!(header.contains(r#""a\"b\\c":{"#), "{header}");
+    assert!(header.contains(r#""tab\u0009here":{"#), "{header}");
+    assert!(header.contains(r#""model":"test \"odd\"""#), "{header}");
+    let mut back = Box::new(Odd::ZERO);
+    safetensors::import(&mut *back, &buf).unwrap();
+    assert_eq!(back, m);
+    let file = AlignedBytes::new(&buf);
+    let view: Odd<Ref<'_>> = safetensors::view(file.bytes()).unwrap();
+    assert_eq!(view, m.view());
+    // A long name compares equal to the same text under another declaration (a
+    // window at a time), and not to a name differing in its last byte.
+    let long = params::name::<Odd>(2).unwrap();
+    let text = long.to_string();
+    assert!(text.len() > 128);
+    static OTHER: [edgegrad::params::Entry; 1] = [edgegrad::params::Entry::tensor(
+        "a_name_that_is_much_longer_than_any_fixed_buffer_a_reader_might_keep_for_it_so_that_nothing_assumes_a_bound_on_the_length_of_a_name_in_a_file_0123",
+        Shape::new(&[3]),
+        Init::Ones,
+    )];
+    static ROOT: edgegrad::params::Entry = edgegrad::params::Entry::module("", &OTHER);
+    let same = TensorName::new(&ROOT, 0).unwrap();
+    assert_eq!(long, same);
+    assert!(long == text.as_str());
+    static NEAR: [edgegrad::params::Entry; 1] = [edgegrad::params::Entry::tensor(
+        "a_name_that_is_much_longer_than_any_fixed_buffer_a_reader_might_keep_for_it_so_that_nothing_assumes_a_bound_on_the_length_of_a_name_in_a_file_0124",
+        Shape::new(&[3]),
+        Init::Ones,
+    )];
+    static NEAR_ROOT: edgegrad::params::Entry = edgegrad::params::Entry::module("", &NEAR);
+    assert_ne!(long, TensorName::new(&NEAR_ROOT, 0).unwrap());
+    let mut near = text.clone();
+    near.pop();
+    near.push('4');
+    assert!(long != near.as_str());
+}

@@ -269,3 +269,33 @@ fn model_agnostic_state_sizes() {
     p.tensor_mut(1)[3] = 2.0;
     assert_eq!(p.b[3], 2.0);
 }
+
+#[test]
+fn a_fully_masked_row_has_nothing_to_sample_and_vocabularies_fill_in_place() {
+    let mut rng = Pcg32::seed_from_u64(5);
+    let masked = [f32::NEG_INFINITY; 4];
+    let mut probs = [0.0; 4];
+    for s in [
+        Sampling::Greedy,
+        Sampling::Temperature(1.0),
+        Sampling::TopK {
+            k: 2,
+            temperature: 1.0,
+        },
+    ] {
+        assert!(matches!(
+            sample(&masked, s, &mut probs, &mut rng),
+            Err(Error::InvalidParameter {
+                what: "sampling logits",
+                ..
+            })
+        ));
+    }
+    let mut counter = CharCounter::<8>::new();
+    counter.add_text("aab").unwrap();
+    let mut v = CharVocab::<3>::EMPTY;
+    counter.set_most_frequent(&mut v, '?');
+    assert_eq!(v.to_string(), "ab?");
+    v.set_first_seen("zz", '#');
+    assert_eq!(v.to_string(), "z#");
+}

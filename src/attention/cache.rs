@@ -25,6 +25,9 @@ pub struct AttentionActivations<const V: usize, const T: usize, const D: usize, 
     pub(crate) tokens: [u16; T],
     /// Loss of the last forward pass (NaN if it computed logits only).
     pub(crate) loss: f32,
+    /// Whether the enclosing [`AttentionCache`] holds `∂L/∂logits` of these activations
+    /// (set only by a forward pass with its gradient, cleared by every other).
+    pub(crate) dlogits_ready: bool,
     /// `h0 = tok_emb[x] + pos_emb`.
     pub(crate) h0: Matrix<T, D>,
     /// `q | k | v` of each position.
@@ -46,6 +49,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
         len: 0,
         tokens: [0; T],
         loss: f32::NAN,
+        dlogits_ready: false,
         h0: Matrix::ZERO,
         qkv: [[[0.0; DK]; 3]; T],
         p: Matrix::ZERO,

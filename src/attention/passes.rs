@@ -46,6 +46,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
             cache.dlogits.top_mut(n)?,
         )?;
         cache.acts.loss = loss;
+        cache.acts.dlogits_ready = true;
         Ok(loss)
     }
 
@@ -85,8 +86,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
     #[inline(never)]
     fn run_forward(&self, tokens: &[u16], a: &mut AttentionActivations<V, T, D, DK>) -> Result<()> {
         let l = tokens.len();
-        a.len = l;
+        // Empty until the pass succeeds: a failed pass leaves no rows to read.
+        a.len = 0;
         a.loss = f32::NAN;
+        a.dlogits_ready = false;
         a.tokens[..l].copy_from_slice(tokens);
         self.embedding().forward(tokens, a.h0.top_mut(l)?)?;
         // h1 = h0 + attention(h0)
@@ -95,7 +98,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
         self.attention()
             .forward(a.h0.top(l)?, &mut acts, a.h1.top_mut(l)?, Accum::Add)?;
         self.head()
-            .forward(a.h1.top(l)?, a.logits.top_mut(l)?, Accum::Overwrite)
+            .forward(a.h1.top(l)?, a.logits.top_mut(l)?, Accum::Overwrite)?;
+        a.len = l;
+        Ok(())
     }
 }
 
@@ -147,7 +152,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         grads: &mut AttentionGrads<V, T, D, DK>,
     ) -> Result<()> {
         let l = c.acts.len;
-        if l < 2 || c.acts.loss.is_nan() {
+        if l < 2 || !c.acts.dlogits_ready {
             return Err(Error::InvalidParameter {
                 what: "attention cache",
                 expected: "a forward pass with a loss",
@@ -196,8 +201,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         train::apply_gradients(self, grads, state, cfg)
     }
 
-    /// One training step on one sequence: clear `grads`, [`forward`](Self::forward),
-    /// [`backward`](Self::backward), then [`apply_gradients`](Self::apply_gradients).
+    /// One training step on one sequence: [`forward`](Self::forward), clear `grads`,
+    /// [`backward`](Self::backward), then [`apply_gradients`](Self::apply_gradients). An
+    /// error in the forward pass (bad tokens, a non-finite logit) changes neither the
+    /// model nor `grads` nor `state`; one from `apply_gradients` leaves the model and
+    /// the state unchanged and `grads` holding this sequence's gradients.
     ///
     /// ```
     /// use edgegrad::attention::{AttentionCache, AttentionLm, AttentionOptState, Optimizer, TrainConfig};
@@ -223,8 +231,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         state: &mut AttentionOptState<V, T, D, DK>,
         cfg: &TrainConfig,
     ) -> Result<StepStats> {
-        grads.zero();
         let loss = self.forward(tokens, cache)?;
+        grads.zero();
         self.backward(cache, grads)?;
         let grad_norm = self.apply_gradients(grads, state, cfg)?;
         Ok(StepStats { loss, grad_norm })

@@ -7,10 +7,10 @@
 //!
 //! | module | kernels |
 //! |---|---|
-//! | [`reduce`] | [`sum`], [`max`], [`dot`], [`sq_norm`], [`norm`], [`global_norm`], [`max_abs`] |
+//! | [`reduce`] | [`sum`], [`max`], [`dot`], [`sq_norm`], [`norm()`], [`global_norm`], [`max_abs`] |
 //! | [`elementwise`] | [`axpy`], [`scale`], [`add`], [`add_assign`], [`mul`], [`mul_assign`], [`fill`], [`exp`] |
 //! | [`softmax`](mod@softmax) | [`softmax()`], [`softmax_in_place`], [`log_softmax`], [`logsumexp`], [`softmax_backward`], [`softmax_backward_in_place`], [`log_softmax_backward`], and `_rows` variants |
-//! | [`norm`] | [`layer_norm`], [`layer_norm_backward`], and `_rows` variants |
+//! | [`norm`](mod@norm) | [`layer_norm`], [`layer_norm_backward`], and `_rows` variants |
 //! | [`activation`] | [`gelu`], [`gelu_in_place`], [`gelu_backward`], [`gelu_backward_in_place`] (GPT-2's tanh approximation) |
 //! | [`loss`] | [`cross_entropy`], [`cross_entropy_loss`], [`cross_entropy_batch`], [`cross_entropy_soft`], [`cross_entropy_probs`], [`logistic_loss`] |
 //! | [`matmul`](mod@matmul) | [`gemm`], [`matmul()`], [`matmul_nt`], [`matmul_tn`], [`matvec`], [`vecmat`], [`add_bias`], [`col_sum`] |

@@ -241,8 +241,9 @@ pub fn layer_norm_backward(
 }
 
 /// [`layer_norm`] of every row of `x` (`rows × n`) into `y`, with each row's `(μ, r)`
-/// in `stats` (one pair per row). An error in a row leaves the earlier rows written;
-/// its index is the flat position `row·n + i`.
+/// in `stats` (one pair per row). An error in a row leaves the earlier rows written
+/// (and, for an output that overflows, that row too); its index is the flat position
+/// `row·n + i`.
 ///
 /// ```
 /// use edgegrad::{MatMut, MatRef, kernels::layer_norm_rows};

@@ -187,9 +187,12 @@ impl<'a> MatRef<'a> {
         self.data
     }
 
-    /// Row `i` (panics if `i ≥ rows`, like slice indexing).
+    /// Row `i` (panics if `i ≥ rows`, like slice indexing; empty if `cols = 0`).
     #[inline(always)]
     pub fn row(&self, i: usize) -> &'a [f32] {
+        if self.cols == 0 {
+            return &[];
+        }
         &self.data[i * self.stride..i * self.stride + self.cols]
     }
 
@@ -386,9 +389,13 @@ impl<'a> MatMut<'a> {
         self.data
     }
 
-    /// Row `i`, mutable (panics if `i ≥ rows`, like slice indexing).
+    /// Row `i`, mutable (panics if `i ≥ rows`, like slice indexing; empty if
+    /// `cols = 0`).
     #[inline(always)]
     pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        if self.cols == 0 {
+            return &mut [];
+        }
         &mut self.data[i * self.stride..i * self.stride + self.cols]
     }
 

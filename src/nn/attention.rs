@@ -1,28 +1,6 @@
 //! Multi-head causal self-attention: the forward pass over a sequence, its backward
 //! pass, and the one-position step that decodes with a KV cache — side by side, every
-//! formula written once.
-//!
-//! For `x` of `l` rows, `N` heads of width `H` (attention width `W = N·H`):
-//!
-//! ```text
-//! q | k | v = x·W_q | x·W_k | x·W_v (+ biases)            each l × W
-//! per head h (columns h·H .. (h+1)·H of q, k, v):
-//!   s   = q_h·k_hᵀ / √H,   s[i][j] = −∞ for j > i       (causal)
-//!   p   = softmax over each row of s                    l × l
-//!   y_h = p·v_h                                         l × H
-//! out = concat_h(y_h)·W_o (+ b_o)
-//! ```
-//!
-//! Backward, per head, with `dy_h` the head's columns of `∂L/∂concat`:
-//!
-//! ```text
-//! ∂L/∂p = dy_h·v_hᵀ        ∂L/∂v_h = pᵀ·dy_h
-//! ∂L/∂s = p ⊙ (∂L/∂p − rowsum(∂L/∂p ⊙ p))   (the softmax backward, row by row)
-//! ∂L/∂q_h = ∂L/∂s·k_h/√H   ∂L/∂k_h = ∂L/∂sᵀ·q_h/√H
-//! ```
-//!
-//! Heads are column blocks of the Q, K, V buffers, taken as strided views: nothing is
-//! copied per head, in the sequence pass or in the KV cache.
+//! formula written once (see [`CausalSelfAttention`]).
 
 use crate::error::{Error, Result, check_index, check_len, check_same_shape};
 use crate::kernels::{self as k, Accum, MatMut, MatRef, Trans};
@@ -59,7 +37,28 @@ impl Clone for Qkv<'_> {
 impl Copy for Qkv<'_> {}
 
 /// Causal self-attention with `heads` heads: Q, K, V projections, per-head scaled
-/// causal softmax, output projection (see the [module](self) for the formulas).
+/// causal softmax, output projection. For `x` of `l` rows, `N` heads of width `H`
+/// (attention width `W = N·H`):
+///
+/// ```text
+/// q | k | v = x·W_q | x·W_k | x·W_v (+ biases)            each l × W
+/// per head h (columns h·H .. (h+1)·H of q, k, v):
+///   s   = q_h·k_hᵀ / √H,   s[i][j] = −∞ for j > i       (causal)
+///   p   = softmax over each row of s                    l × l
+///   y_h = p·v_h                                         l × H
+/// out = concat_h(y_h)·W_o (+ b_o)
+/// ```
+///
+/// Backward, per head, with `dy_h` the head's columns of `∂L/∂concat`:
+///
+/// ```text
+/// ∂L/∂p = dy_h·v_hᵀ        ∂L/∂v_h = pᵀ·dy_h
+/// ∂L/∂s = p ⊙ (∂L/∂p − rowsum(∂L/∂p ⊙ p))   (the softmax backward, row by row)
+/// ∂L/∂q_h = ∂L/∂s·k_h/√H   ∂L/∂k_h = ∂L/∂sᵀ·q_h/√H
+/// ```
+///
+/// Heads are column blocks of the Q, K, V buffers, taken as strided views: nothing is
+/// copied per head, in the sequence pass or in the KV cache.
 ///
 /// ```
 /// use edgegrad::nn::{AttentionActs, CausalSelfAttention, Linear, Qkv};
@@ -83,9 +82,9 @@ impl Copy for Qkv<'_> {}
 #[derive(Clone, Copy, Debug)]
 pub struct CausalSelfAttention<'a> {
     /// The Q, K, V projections.
-    pub qkv: Qkv<'a>,
+    qkv: Qkv<'a>,
     /// The output projection, `W × D`.
-    pub proj: Linear<'a>,
+    proj: Linear<'a>,
     /// Number of heads `N`, dividing `W`.
     heads: usize,
     /// `1/√H`, computed once.
@@ -145,6 +144,12 @@ impl<'a> CausalSelfAttention<'a> {
     /// each (`3W` fused), `proj` maps `W` back; `heads ≥ 1` must divide `W`.
     pub fn new(qkv: Qkv<'a>, proj: Linear<'a>, heads: usize) -> Result<Self> {
         let w = proj.inputs();
+        if w == 0 || w > usize::MAX / 3 {
+            return Err(Error::InvalidParameter {
+                what: "attention width",
+                expected: "a width W >= 1 (with 3W within usize)",
+            });
+        }
         match qkv {
             Qkv::Separate { q, k, v } => {
                 for (what, l) in [("attention key", k), ("attention value", v)] {
@@ -163,16 +168,63 @@ impl<'a> CausalSelfAttention<'a> {
         Ok(Self::from_parts(qkv, proj, heads))
     }
 
+    /// The Q, K, V projections.
+    pub fn qkv(&self) -> Qkv<'a> {
+        self.qkv
+    }
+
+    /// The output projection.
+    pub fn proj(&self) -> Linear<'a> {
+        self.proj
+    }
+
     /// [`new`](Self::new) without its checks, for models whose shapes are in their
     /// types (each step of decoding builds its layers). With shapes that do not fit,
     /// the kernels still refuse them: an error, never a panic.
     pub(crate) fn from_parts(qkv: Qkv<'a>, proj: Linear<'a>, heads: usize) -> Self {
         let heads = heads.max(1);
+        let hw = proj.inputs() / heads;
         CausalSelfAttention {
             qkv,
             proj,
             heads,
-            scale: 1.0 / libm::sqrtf((proj.inputs() / heads) as f32),
+            // (A zero head width has no scores to scale.)
+            scale: if hw == 0 {
+                1.0
+            } else {
+                1.0 / libm::sqrtf(hw as f32)
+            },
+        }
+    }
+
+    /// Checks that `grads` has the projections' form and shapes, before the backward
+    /// pass writes any of them.
+    fn check_grads(&self, grads: &QkvGrads<'_>) -> Result<()> {
+        let check = |l: &Linear<'_>, g: &LinearGrads<'_>| {
+            check_same_shape(
+                "attention projection gradient",
+                l.weight.shape(),
+                g.weight.shape(),
+            )
+        };
+        match (self.qkv, grads) {
+            (
+                Qkv::Separate { q, k, v },
+                Qkv::Separate {
+                    q: gq,
+                    k: gk,
+                    v: gv,
+                },
+            ) => {
+                check(&q, gq)?;
+                check(&k, gk)?;
+                check(&v, gv)
+            }
+            (Qkv::Fused(f), Qkv::Fused(g)) => check(&f, g),
+            _ => Err(Error::InvalidParameter {
+                what: "attention gradients",
+                expected: "the form (separate or fused) of the q|k|v projections",
+            }),
         }
     }
 
@@ -257,13 +309,21 @@ impl<'a> CausalSelfAttention<'a> {
 
     /// The first `N·l·l` values of `probs`, or why it is too short.
     fn probs_of<'p>(&self, probs: &'p mut [f32], l: usize) -> Result<&'p mut [f32]> {
-        let n = self.heads * l * l;
-        let found = probs.len();
-        probs.get_mut(..n).ok_or(Error::LengthMismatch {
-            what: "attention probabilities (heads × l × l)",
-            expected: n,
-            found,
-        })
+        let n = Self::square(self.heads, l, probs.len(), "attention probabilities")?;
+        Ok(&mut probs[..n])
+    }
+
+    /// `n·l·l` (`n` matrices of `l × l`) if a buffer of `len` values holds them, or why
+    /// not (too short, or a size beyond `usize`).
+    fn square(n: usize, l: usize, len: usize, what: &'static str) -> Result<usize> {
+        match n.checked_mul(l).and_then(|x| x.checked_mul(l)) {
+            Some(need) if need <= len => Ok(need),
+            need => Err(Error::LengthMismatch {
+                what,
+                expected: need.unwrap_or(usize::MAX),
+                found: len,
+            }),
+        }
     }
 
     /// Backward pass of [`forward`](Self::forward) on the same `x` and `acts`, given
@@ -329,23 +389,16 @@ impl<'a> CausalSelfAttention<'a> {
         check_same_shape("attention q|k|v", (l, 3 * w), acts.qkv.shape())?;
         check_same_shape("attention d(q|k|v)", (l, 3 * w), scratch.dqkv.shape())?;
         check_same_shape("attention d context", (l, w), scratch.dctx.shape())?;
-        let probs = acts
-            .probs
-            .get(..self.heads * l * l)
-            .ok_or(Error::LengthMismatch {
-                what: "attention probabilities (heads × l × l)",
-                expected: self.heads * l * l,
-                found: acts.probs.len(),
-            })?;
-        let found = scratch.dprobs.len();
-        let dp = scratch
-            .dprobs
-            .get_mut(..l * l)
-            .ok_or(Error::LengthMismatch {
-                what: "attention probability gradients (l × l)",
-                expected: l * l,
-                found,
-            })?;
+        self.check_grads(grads)?;
+        let n = Self::square(self.heads, l, acts.probs.len(), "attention probabilities")?;
+        let probs = &acts.probs[..n];
+        let n = Self::square(
+            1,
+            l,
+            scratch.dprobs.len(),
+            "attention probability gradients",
+        )?;
+        let dp = &mut scratch.dprobs[..n];
         let qkv = acts.qkv.as_ref();
         let scale = self.scale();
         for (h, p) in probs

@@ -3,7 +3,7 @@
 use crate::error::{Result, check_len};
 use crate::kernels::{self as k, Accum, MatMut, MatRef};
 
-/// `y = (x − μ)/√(σ² + ε)·γ + β` over each row (see [`kernels::norm`](crate::kernels::norm)
+/// `y = (x − μ)/√(σ² + ε)·γ + β` over each row (see [`kernels::norm`](mod@crate::kernels::norm)
 /// for the formulas), with GPT-2's `ε = 1e-5` unless set.
 ///
 /// ```

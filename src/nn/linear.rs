@@ -1,6 +1,6 @@
 //! A dense layer `y = x·W + b`, its backward pass and its one-position step.
 
-use crate::error::{Result, check_len};
+use crate::error::{Result, check_len, check_same_shape};
 use crate::kernels::{self as k, Accum, MatMut, MatRef};
 
 use super::{Access, Read, Write};
@@ -60,9 +60,19 @@ impl<'a> Linear<'a> {
         self.weight.cols()
     }
 
+    /// Checks the bias against the weights (the fields are public, so `new`'s check
+    /// may have been bypassed) before anything is written.
+    fn check_bias(&self) -> Result<()> {
+        match self.bias {
+            Some(b) => check_len("linear bias", self.weight.cols(), b.len()),
+            None => Ok(()),
+        }
+    }
+
     /// `y ← x·W + b` (or `y ← y + x·W + b` with [`Accum::Add`], a residual) for every
     /// row of `x` (`rows × in` → `rows × out`).
     pub fn forward(&self, x: MatRef<'_>, mut y: MatMut<'_>, acc: Accum) -> Result<()> {
+        self.check_bias()?;
         k::matmul(x, self.weight, y.rb_mut(), acc)?;
         match self.bias {
             Some(b) => k::add_bias(y, b),
@@ -83,6 +93,17 @@ impl<'a> Linear<'a> {
         grads: &mut LinearGrads<'_>,
         dx: Option<(MatMut<'_>, Accum)>,
     ) -> Result<()> {
+        // Every shape before the first write, so an error changes no gradient.
+        self.check_bias()?;
+        check_same_shape("linear dW", self.weight.shape(), grads.weight.shape())?;
+        check_same_shape("linear dy", (x.rows(), self.outputs()), dy.shape())?;
+        check_len("linear x width", self.inputs(), x.cols())?;
+        if let (Some(_), Some(db)) = (self.bias, grads.bias.as_deref()) {
+            check_len("linear db", self.outputs(), db.len())?;
+        }
+        if let Some((dx, _)) = &dx {
+            check_same_shape("linear dx", x.shape(), dx.shape())?;
+        }
         k::matmul_tn(x, dy, grads.weight.rb_mut(), Accum::Add)?;
         if let (Some(_), Some(db)) = (self.bias, grads.bias.as_deref_mut()) {
             k::col_sum(dy, db, Accum::Add)?;
@@ -98,6 +119,7 @@ impl<'a> Linear<'a> {
     // peak stack on the Cortex-M4F.
     #[inline(always)]
     pub fn step(&self, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()> {
+        self.check_bias()?;
         k::vecmat(x, self.weight, y, acc)?;
         match self.bias {
             Some(b) => k::add_assign(y, b),

@@ -93,6 +93,9 @@ impl Mlp<'_> {
         y: MatMut<'_>,
         acc: Accum,
     ) -> Result<()> {
+        let hidden = (x.rows(), self.fc.outputs());
+        check_same_shape("mlp pre-activations", hidden, acts.pre.shape())?;
+        check_same_shape("mlp activations", hidden, acts.post.shape())?;
         self.fc.forward(x, acts.pre.rb_mut(), Accum::Overwrite)?;
         Gelu::forward(acts.pre.as_ref(), acts.post.rb_mut())?;
         self.proj.forward(acts.post.as_ref(), y, acc)
@@ -110,13 +113,19 @@ impl Mlp<'_> {
         mut scratch: MatMut<'_>,
         dx: (MatMut<'_>, Accum),
     ) -> Result<()> {
+        check_same_shape("mlp scratch", acts.pre.shape(), scratch.shape())?;
+        check_same_shape("mlp activations", acts.pre.shape(), acts.post.shape())?;
+        check_same_shape(
+            "mlp fc gradients",
+            self.fc.weight.shape(),
+            grads.fc.weight.shape(),
+        )?;
         self.proj.backward(
             acts.post.as_ref(),
             dy,
             &mut grads.proj,
             Some((scratch.rb_mut(), Accum::Overwrite)),
         )?;
-        check_same_shape("mlp scratch", acts.pre.shape(), scratch.shape())?;
         // ∂L/∂pre = gelu'(pre) ⊙ ∂L/∂post, in place row by row.
         for (pre, d) in acts.pre.as_ref().row_iter().zip(scratch.row_iter_mut()) {
             k::gelu_backward_in_place(pre, d)?;

@@ -11,7 +11,7 @@
 //! | [`Mlp`] | `gelu(x·W_fc + b_fc)·W_proj + b_proj` | two [`Linear`] |
 //! | [`CausalSelfAttention`] | `N` heads of scaled causal softmax attention | Q, K, V and output projections |
 //!
-//! Layers are thin views over their parameters ([`MatRef`](crate::MatRef)s and slices,
+//! Layers are thin views over their parameters ([`MatRef`]s and slices,
 //! which may be column blocks of wider tensors); their sizes are runtime values, so one
 //! copy of each layer's code serves every model size in a firmware image. Each layer
 //! is a composition of [`kernels`](crate::kernels), and its gradients (`…Grads`, views

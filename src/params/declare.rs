@@ -1,7 +1,7 @@
 //! The [`params!`](crate::params!) declaration macro.
 
 /// Declares a parameter struct once; everything that iterates over its tensors is
-/// generated from the declaration (see [`crate::params`]).
+/// generated from the declaration (see [`crate::params`](mod@crate::params)).
 ///
 /// Two forms. Tensors only — each field a [`Tensor`](crate::params::Tensor) type, its
 /// name in files and its [`Init`](crate::params::Init):

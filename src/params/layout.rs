@@ -135,19 +135,21 @@ impl Entry {
         match self.node {
             Node::Tensor { shape, .. } => (1, shape.elements()),
             Node::Module { entries } => {
-                let (mut t, mut e) = (0, 0);
+                // Saturating: a declaration built at run time with absurd sizes gives
+                // counts that no file matches, not an overflow.
+                let (mut t, mut e) = (0_usize, 0_usize);
                 let mut i = 0;
                 while i < entries.len() {
                     let (ti, ei) = entries[i].counts();
-                    t += ti;
-                    e += ei;
+                    t = t.saturating_add(ti);
+                    e = e.saturating_add(ei);
                     i += 1;
                 }
                 (t, e)
             }
             Node::Repeat { count, item } => {
                 let (t, e) = item.counts();
-                (count * t, count * e)
+                (count.saturating_mul(t), count.saturating_mul(e))
             }
         }
     }
@@ -422,16 +424,56 @@ impl PartialEq for TensorName {
         if core::ptr::eq(self.root, other.root) && self.index == other.index {
             return true;
         }
-        let mut bytes = [0_u8; 128];
-        let mut buf = ByteWriter {
-            buf: &mut bytes,
-            pos: 0,
-        };
-        if other.root.write_name(other.index(), &mut buf).is_err() {
-            return false;
+        // The two texts compared a window of bytes at a time: no buffer sized by the
+        // names, whatever their length.
+        let (a, b) = (self.len(), other.len());
+        a == b
+            && (0..a)
+                .step_by(WINDOW)
+                .all(|at| self.window(at).0 == other.window(at).0)
+    }
+}
+
+/// Bytes of a name compared at a time by `TensorName`'s equality.
+const WINDOW: usize = 32;
+
+/// A `fmt::Write` that keeps the `WINDOW` bytes from `skip` on and counts them all.
+struct Window {
+    skip: usize,
+    bytes: [u8; WINDOW],
+    kept: usize,
+    total: usize,
+}
+
+impl Write for Window {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.total >= self.skip && self.kept < WINDOW {
+                self.bytes[self.kept] = b;
+                self.kept += 1;
+            }
+            self.total += 1;
         }
-        let len = buf.pos;
-        core::str::from_utf8(&bytes[..len]).is_ok_and(|s| self.is(s))
+        Ok(())
+    }
+}
+
+impl TensorName {
+    /// The name's bytes from `at` (at most `WINDOW` of them), and its whole length.
+    fn window(&self, at: usize) -> ([u8; WINDOW], usize, usize) {
+        let mut w = Window {
+            skip: at,
+            bytes: [0; WINDOW],
+            kept: 0,
+            total: 0,
+        };
+        let _ = self.root.write_name(self.index(), &mut w);
+        (w.bytes, w.kept, w.total)
+    }
+
+    /// Length of the name in bytes.
+    fn len(&self) -> usize {
+        self.window(usize::MAX).2
     }
 }
 

@@ -8,7 +8,7 @@ use core::ops::Range;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json_core::de::{Deserializer, Error as JsonError};
-use serde_json_core::str::{EscapedStr, EscapedStringFragment};
+use serde_json_core::str::{EscapedStr, EscapedStringFragment, EscapedStringFragmentIter};
 
 use crate::error::{Error, FormatProblem, Result, Shape};
 use crate::params::{Entry, TensorName};
@@ -29,10 +29,6 @@ const SEEN_BITS: usize = 256;
 
 /// A tensor's bytes, `begin..end`, relative to the data section.
 pub(super) type Span = (usize, usize);
-
-/// Longest tensor name looked up in the declaration after unescaping a JSON key; the
-/// declarations' own names are far shorter (checked when a file is read).
-const MAX_KEY: usize = 128;
 
 /// The dtypes safetensors defines, so that a wrong one can be named in the error.
 const DTYPES: [&str; 20] = [
@@ -87,8 +83,8 @@ pub(super) struct Checked<'b> {
 }
 
 impl Checked<'_> {
-    /// Calls `f(i, range)` for every tensor `i`, `range` its bytes within the file, in
-    /// the file's order (once each).
+    /// Calls `f(i, range)` for every tensor `i`, `range` its bytes within the file, once
+    /// each, in no particular order.
     pub(super) fn each(&self, f: &mut dyn FnMut(usize, Range<usize>)) {
         let n = self.root.tensors();
         let at = self.data_start;
@@ -272,7 +268,7 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
         let problem = if begin > end || end > data_len {
             Some(FormatProblem::OffsetsOutOfRange { begin, end })
         } else {
-            let want = 4 * expected.elements() as u64;
+            let want = (expected.elements() as u64).saturating_mul(4);
             (end - begin != want).then_some(FormatProblem::WrongByteLength {
                 expected: want,
                 found: end - begin,
@@ -416,24 +412,60 @@ fn lookup(root: &Entry, raw: &str) -> Option<usize> {
     }
 }
 
-/// [`lookup`] of a key with escapes, unescaped into a buffer first. Out of line, so that
-/// its buffer takes stack only for such keys.
+/// [`lookup`] of a key with escapes: each tensor's name compared with the key's
+/// unescaped characters as they come, so a key of any length needs no buffer. (Writers
+/// rarely escape plain names; this path is rare, and linear in the number of tensors.)
 #[inline(never)]
 fn lookup_escaped(root: &Entry, raw: &str) -> Option<usize> {
-    let mut buf = [0_u8; MAX_KEY];
-    let mut len = 0;
-    for fragment in EscapedStr(raw).fragments() {
-        let mut tmp = [0_u8; 4];
-        let part = match fragment {
-            Ok(EscapedStringFragment::NotEscaped(s)) => s.as_bytes(),
-            Ok(EscapedStringFragment::Escaped(c)) => c.encode_utf8(&mut tmp).as_bytes(),
-            Err(_) => return None,
+    (0..root.tensors()).find(|&i| {
+        let mut m = CharMatcher {
+            chars: Unescaped {
+                fragments: EscapedStr(raw).fragments(),
+                current: "".chars(),
+            },
+            ok: true,
         };
-        // A key longer than the buffer is longer than every declared name.
-        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
-        len += part.len();
+        root.write_name(i, &mut m).is_ok() && m.ok && m.chars.next().is_none()
+    })
+}
+
+/// The characters a JSON string (escapes validated by [`lint`]) denotes.
+struct Unescaped<'a> {
+    fragments: EscapedStringFragmentIter<'a>,
+    current: core::str::Chars<'a>,
+}
+
+impl Iterator for Unescaped<'_> {
+    type Item = char;
+    fn next(&mut self) -> Option<char> {
+        loop {
+            if let Some(c) = self.current.next() {
+                return Some(c);
+            }
+            match self.fragments.next()? {
+                Ok(EscapedStringFragment::NotEscaped(s)) => self.current = s.chars(),
+                Ok(EscapedStringFragment::Escaped(c)) => return Some(c),
+                Err(_) => return None,
+            }
+        }
     }
-    root.find(core::str::from_utf8(&buf[..len]).ok()?)
+}
+
+/// A `fmt::Write` that checks what is written against a sequence of characters.
+struct CharMatcher<I> {
+    chars: I,
+    ok: bool,
+}
+
+impl<I: Iterator<Item = char>> fmt::Write for CharMatcher<I> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.chars.next() != Some(c) {
+                self.ok = false;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What `serde-json-core` lets through and the JSON grammar does not: a header that

@@ -138,7 +138,8 @@ pub trait Model: Params {
 /// header padded so that the data starts at a multiple of 64, and `4 ·
 /// PARAMETERS` bytes of data. A `const fn`, so a buffer can be a `static` array.
 pub const fn file_len<M: Model>() -> usize {
-    8 + write::padded_header_len(M::LAYOUT, M::KIND, M::SIZES) + 4 * M::LAYOUT.elements()
+    let header = 8 + write::padded_header_len(M::LAYOUT, M::KIND, M::SIZES);
+    header.saturating_add(M::LAYOUT.elements().saturating_mul(4))
 }
 
 /// Writes `model`'s tensors as a safetensors file at the start of `out` (at least

@@ -11,12 +11,12 @@ use crate::params::{ByteWriter, Entry, Node, digits};
 /// together over many shapes.
 pub(super) const fn header_len(root: &Entry, kind: &str, sizes: &[(&str, usize)]) -> usize {
     // {"__metadata__":{"model":"KIND"
-    let mut n = r#"{"__metadata__":{"model":""#.len() + kind.len() + 1;
+    let mut n = r#"{"__metadata__":{"model":""#.len() + escaped_len(kind) + 1;
     let mut i = 0;
     while i < sizes.len() {
         let (key, value) = sizes[i];
         // ,"KEY":"VALUE"
-        n += 1 + 1 + key.len() + 3 + digits(value as u64) + 1;
+        n += 1 + 1 + escaped_len(key) + 3 + digits(value as u64) + 1;
         i += 1;
     }
     n += 1; // }
@@ -25,24 +25,59 @@ pub(super) const fn header_len(root: &Entry, kind: &str, sizes: &[(&str, usize)]
     n + 1 // }
 }
 
+/// Length of `s` as a JSON string's contents: a quote or a backslash takes two bytes,
+/// a control character six (`\u00XX`), the rest as they are.
+const fn escaped_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() {
+        n += match b[i] {
+            b'"' | b'\\' => 2,
+            0..0x20 => 6,
+            _ => 1,
+        };
+        i += 1;
+    }
+    n
+}
+
+/// A `fmt::Write` that writes JSON string contents: what [`escaped_len`] counts.
+struct Escaped<'w, W: Write>(&'w mut W);
+
+impl<W: Write> Write for Escaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            match c {
+                '"' => self.0.write_str("\\\"")?,
+                '\\' => self.0.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(self.0, "\\u{:04x}", c as u32)?,
+                c => self.0.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Header bytes of the tensors under `entry`, whose full names begin with `prefix`
 /// bytes; `offset` is the data offset of the first, advanced past the last.
 const fn entries_len(entry: &Entry, prefix: usize, offset: &mut u64) -> usize {
     let own = if entry.name.is_empty() {
         prefix
     } else {
-        prefix + entry.name.len() + 1
+        prefix + escaped_len(entry.name) + 1
     };
     match entry.node {
         Node::Tensor { shape, .. } => {
             // ,"NAME":{"dtype":"F32","shape":[
-            let mut n = 2 + prefix + entry.name.len() + r#"":{"dtype":"F32","shape":["#.len();
+            let mut n =
+                2 + prefix + escaped_len(entry.name) + r#"":{"dtype":"F32","shape":["#.len();
             let mut d = 0;
             while d < shape.rank() {
                 n += digits(shape.dim(d)) + (d > 0) as usize;
                 d += 1;
             }
-            let end = *offset + 4 * shape.elements() as u64;
+            let end = offset.saturating_add((shape.elements() as u64).saturating_mul(4));
             // ],"data_offsets":[BEGIN,END]}
             n += r#"],"data_offsets":["#.len() + digits(*offset) + 1 + digits(end) + 2;
             *offset = end;
@@ -76,17 +111,22 @@ pub(super) const fn padded_header_len(root: &Entry, kind: &str, sizes: &[(&str, 
     (header_len(root, kind, sizes) + 8).next_multiple_of(64) - 8
 }
 
-/// Writes the header text (unpadded). Names and kinds are plain identifiers, so no
-/// JSON escaping is needed.
+/// Writes the header text (unpadded).
 fn write_header<W: Write>(
     w: &mut W,
     root: &Entry,
     kind: &str,
     sizes: &[(&str, usize)],
 ) -> fmt::Result {
-    write!(w, r#"{{"__metadata__":{{"model":"{kind}""#)?;
+    // Names, kinds and keys are the declarations' literals, escaped as JSON requires
+    // (plain identifiers, in practice, come out unchanged).
+    w.write_str(r#"{"__metadata__":{"model":""#)?;
+    Escaped(w).write_str(kind)?;
+    w.write_char('"')?;
     for (key, value) in sizes {
-        write!(w, r#","{key}":"{value}""#)?;
+        w.write_str(",\"")?;
+        Escaped(w).write_str(key)?;
+        write!(w, r#"":"{value}""#)?;
     }
     w.write_char('}')?;
     let mut offset = 0;
@@ -95,7 +135,7 @@ fn write_header<W: Write>(
             continue;
         };
         w.write_str(",\"")?;
-        root.write_name(i, w)?;
+        root.write_name(i, &mut Escaped(w))?;
         w.write_str(r#"":{"dtype":"F32","shape":["#)?;
         for (d, dim) in spec.shape.dims().enumerate() {
             if d > 0 {
@@ -119,7 +159,7 @@ pub(super) fn write_file<'t>(
     out: &mut [u8],
 ) -> Result<usize> {
     let header = padded_header_len(root, kind, sizes);
-    let total = 8 + header + 4 * root.elements();
+    let total = (8 + header).saturating_add(root.elements().saturating_mul(4));
     if out.len() < total {
         return Err(Error::InvalidLength {
             what: "safetensors output buffer",

@@ -29,6 +29,9 @@ pub struct CharVocab<const V: usize> {
 }
 
 impl<const V: usize> CharVocab<V> {
+    /// Token ids are `u16`: at most 65 536 characters.
+    const FITS_U16: () = assert!(V <= 1 << 16, "a CharVocab holds at most 65 536 characters");
+
     /// No characters yet.
     pub const EMPTY: Self = CharVocab {
         chars: ['\0'; V],
@@ -121,6 +124,7 @@ impl<const V: usize> CharVocab<V> {
 
     /// The id of `c`: its position, or the last id if it is not in the list.
     pub fn id(&self, c: char) -> u16 {
+        let () = Self::FITS_U16;
         let other = self.len.saturating_sub(1);
         self.chars().iter().position(|&d| d == c).unwrap_or(other) as u16
     }
@@ -246,8 +250,16 @@ impl<const N: usize> CharCounter<N> {
     /// text has it) maps to. Needs `V ≥ 1`.
     pub fn most_frequent<const V: usize>(&self, other: char) -> CharVocab<V> {
         let mut v = CharVocab::<V>::EMPTY;
+        self.set_most_frequent(&mut v, other);
+        v
+    }
+
+    /// [`most_frequent`](Self::most_frequent) into `v`, in place (no vocabulary built
+    /// on the stack).
+    pub fn set_most_frequent<const V: usize>(&self, v: &mut CharVocab<V>, other: char) {
+        v.len = 0;
         if V == 0 {
-            return v;
+            return;
         }
         // Selection of the next best V − 1 times: V and N are small, and no sort of
         // the counter is needed.
@@ -267,6 +279,5 @@ impl<const N: usize> CharCounter<N> {
         }
         v.chars[v.len] = other;
         v.len += 1;
-        v
     }
 }
