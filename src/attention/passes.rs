@@ -144,35 +144,59 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// The layers' backward passes in reverse order: the output layer (over the
     /// positions that have a target), the attention (whose input gradient adds to the
     /// residual's), the embeddings.
-    // Out of line, so that a caller's frame does not hold its views.
-    #[inline(never)]
     pub fn backward(
         &self,
         c: &mut AttentionCache<V, T, D, DK>,
         grads: &mut AttentionGrads<V, T, D, DK>,
     ) -> Result<()> {
-        let l = c.acts.len;
-        if l < 2 || !c.acts.dlogits_ready {
+        if c.acts.len < 2 || !c.acts.dlogits_ready {
             return Err(Error::InvalidParameter {
                 what: "attention cache",
                 expected: "a forward pass with a loss",
             });
         }
-        let w = self.weights();
-        let a = &mut c.acts;
-        // The last position has no target: its logits' gradient is zero, so the
-        // vocabulary-wide products run over the first l − 1 rows only.
-        let n = l - 1;
-        w.head().backward(
-            a.h1.top(n)?,
+        self.backward_head(c, grads)?;
+        self.backward_attention(c, grads)?;
+        self.backward_embedding(c, grads)
+    }
+
+    // Each layer's backward pass out of line: on a microcontroller the stacks of a
+    // caller and of what it calls add up, and one frame holding every layer's views
+    // measured 800 bytes on RV32IMAC.
+
+    /// `dh = ∂L/∂h1` and the output layer's gradients. The last position has no
+    /// target: its logits' gradient is zero, so the vocabulary-wide products run over
+    /// the first `l − 1` rows only.
+    #[inline(never)]
+    fn backward_head(
+        &self,
+        c: &mut AttentionCache<V, T, D, DK>,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+    ) -> Result<()> {
+        let n = c.acts.len - 1;
+        self.weights().head().backward(
+            c.acts.h1.top(n)?,
             c.dlogits.top(n)?,
             &mut grads.head_grads(),
             Some((c.dh.top_mut(n)?, Accum::Overwrite)),
         )?;
         c.dh.row_mut(n).fill(0.0);
-        // dh = ∂L/∂h1; the residual passes it to h0, and the attention adds its part.
+        Ok(())
+    }
+
+    /// The attention's gradients; its input gradient adds to `dh`, which the residual
+    /// passes to `h0` unchanged.
+    #[inline(never)]
+    fn backward_attention(
+        &self,
+        c: &mut AttentionCache<V, T, D, DK>,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+    ) -> Result<()> {
+        let l = c.acts.len;
+        let a = &mut c.acts;
         let acts = attention_acts(&mut a.qkv, &mut a.p, &mut a.ctx, l)?;
         let mut scratch = attention_scratch(&mut c.dctx, &mut c.dp, &mut c.dqkv, l)?;
+        let w = self.weights();
         let attn = w.attention();
         let mut g_attn = grads.attention_grads();
         attn.backward_output(&acts, c.dh.top(l)?, &mut g_attn.proj, &mut scratch)?;
@@ -182,9 +206,22 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
             &mut g_attn.qkv,
             &mut scratch,
             (c.dh.top_mut(l)?, Accum::Add),
-        )?;
-        w.embedding()
-            .backward(&a.tokens[..l], c.dh.top(l)?, &mut grads.embedding_grads())
+        )
+    }
+
+    /// The embeddings' gradients from `∂L/∂h0`.
+    #[inline(never)]
+    fn backward_embedding(
+        &self,
+        c: &mut AttentionCache<V, T, D, DK>,
+        grads: &mut AttentionGrads<V, T, D, DK>,
+    ) -> Result<()> {
+        let l = c.acts.len;
+        self.weights().embedding().backward(
+            &c.acts.tokens[..l],
+            c.dh.top(l)?,
+            &mut grads.embedding_grads(),
+        )
     }
 
     /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates the parameters with

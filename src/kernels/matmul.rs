@@ -95,6 +95,7 @@ impl Accum {
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn gemm(
     alpha: f32,
     a: MatRef<'_>,

@@ -60,6 +60,19 @@ fn span(rows: usize, cols: usize, stride: usize) -> usize {
     }
 }
 
+/// The row stride of a view whose data is sliced exactly to its span: with two rows or
+/// more, `len = (rows − 1)·stride + cols`. Deriving it keeps a view at four words (it
+/// is passed by value through every kernel and layer, and on a microcontroller each
+/// word of it is stack).
+#[inline(always)]
+fn stride_of(len: usize, rows: usize, cols: usize) -> usize {
+    if rows <= 1 || cols == 0 {
+        cols
+    } else {
+        (len - cols) / (rows - 1)
+    }
+}
+
 /// A read-only `rows × cols` matrix over a slice, row-major with a row stride: element
 /// `(i, j)` is `data[i·stride + j]`, and `stride ≥ cols` (the BLAS "leading dimension").
 ///
@@ -85,7 +98,6 @@ pub struct MatRef<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
-    stride: usize,
 }
 
 impl<'a> MatRef<'a> {
@@ -94,12 +106,7 @@ impl<'a> MatRef<'a> {
     #[inline]
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self> {
         check_shape(data.len(), rows, cols)?;
-        Ok(Self {
-            data,
-            rows,
-            cols,
-            stride: cols,
-        })
+        Ok(Self { data, rows, cols })
     }
 
     /// A view of `rows × cols` whose rows start `stride` elements apart in `data`; an
@@ -121,7 +128,6 @@ impl<'a> MatRef<'a> {
             data: &data[..span(rows, cols, stride)],
             rows,
             cols,
-            stride,
         })
     }
 
@@ -132,7 +138,6 @@ impl<'a> MatRef<'a> {
             data,
             rows: 1,
             cols: data.len(),
-            stride: data.len(),
         }
     }
 
@@ -141,12 +146,7 @@ impl<'a> MatRef<'a> {
     #[inline]
     pub(crate) fn from_rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
         debug_assert_eq!(data.len(), rows * cols);
-        Self {
-            data,
-            rows,
-            cols,
-            stride: cols,
-        }
+        Self { data, rows, cols }
     }
 
     /// Number of rows.
@@ -161,10 +161,11 @@ impl<'a> MatRef<'a> {
         self.cols
     }
 
-    /// Elements from the start of one row to the start of the next (`≥ cols`).
-    #[inline]
+    /// Elements from the start of one row to the start of the next (`≥ cols`; `cols`
+    /// when there is at most one row, where the distance does not matter).
+    #[inline(always)]
     pub fn stride(&self) -> usize {
-        self.stride
+        stride_of(self.data.len(), self.rows, self.cols)
     }
 
     /// `(rows, cols)`.
@@ -177,7 +178,7 @@ impl<'a> MatRef<'a> {
     /// [`as_slice`](Self::as_slice) is exactly the `rows·cols` elements.
     #[inline]
     pub fn is_contiguous(&self) -> bool {
-        self.stride == self.cols || self.rows <= 1
+        self.data.len() == self.rows * self.cols
     }
 
     /// The underlying slice, from the first element to the last: exactly the matrix,
@@ -193,13 +194,14 @@ impl<'a> MatRef<'a> {
         if self.cols == 0 {
             return &[];
         }
-        &self.data[i * self.stride..i * self.stride + self.cols]
+        let from = i * self.stride();
+        &self.data[from..from + self.cols]
     }
 
     /// Iterator over the rows (none when `cols == 0`).
     #[inline]
     pub fn row_iter(&self) -> impl Iterator<Item = &'a [f32]> + 'a {
-        let (cols, stride) = (self.cols, self.stride);
+        let (cols, stride) = (self.cols, self.stride());
         let rows = if cols == 0 { 0 } else { self.rows };
         self.data
             .chunks(stride.max(1))
@@ -212,12 +214,11 @@ impl<'a> MatRef<'a> {
     #[inline(always)]
     pub fn rows_range(&self, start: usize, n: usize) -> Result<MatRef<'a>> {
         check_len_range("matrix rows", n, 0, self.rows.saturating_sub(start))?;
-        let from = start.saturating_mul(self.stride).min(self.data.len());
+        let from = start.saturating_mul(self.stride()).min(self.data.len());
         Ok(MatRef {
-            data: &self.data[from..from + span(n, self.cols, self.stride)],
+            data: &self.data[from..from + span(n, self.cols, self.stride())],
             rows: n,
             cols: self.cols,
-            stride: self.stride,
         })
     }
 
@@ -234,10 +235,9 @@ impl<'a> MatRef<'a> {
         check_len_range("matrix columns", n, 0, self.cols.saturating_sub(start))?;
         let from = start.min(self.data.len());
         Ok(MatRef {
-            data: &self.data[from..from + span(self.rows, n, self.stride)],
+            data: &self.data[from..from + span(self.rows, n, self.stride())],
             rows: self.rows,
             cols: n,
-            stride: self.stride,
         })
     }
 }
@@ -259,7 +259,6 @@ pub struct MatMut<'a> {
     data: &'a mut [f32],
     rows: usize,
     cols: usize,
-    stride: usize,
 }
 
 impl<'a> MatMut<'a> {
@@ -268,12 +267,7 @@ impl<'a> MatMut<'a> {
     #[inline]
     pub fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Result<Self> {
         check_shape(data.len(), rows, cols)?;
-        Ok(Self {
-            data,
-            rows,
-            cols,
-            stride: cols,
-        })
+        Ok(Self { data, rows, cols })
     }
 
     /// A mutable view with a row stride; see [`MatRef::strided`].
@@ -284,7 +278,6 @@ impl<'a> MatMut<'a> {
             data: &mut data[..span(rows, cols, stride)],
             rows,
             cols,
-            stride,
         })
     }
 
@@ -296,7 +289,6 @@ impl<'a> MatMut<'a> {
             data,
             rows: 1,
             cols,
-            stride: cols,
         }
     }
 
@@ -304,12 +296,7 @@ impl<'a> MatMut<'a> {
     #[inline]
     pub(crate) fn from_rows(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         debug_assert_eq!(data.len(), rows * cols);
-        Self {
-            data,
-            rows,
-            cols,
-            stride: cols,
-        }
+        Self { data, rows, cols }
     }
 
     /// Number of rows.
@@ -324,10 +311,11 @@ impl<'a> MatMut<'a> {
         self.cols
     }
 
-    /// Elements from the start of one row to the start of the next (`≥ cols`).
-    #[inline]
+    /// Elements from the start of one row to the start of the next (`≥ cols`; `cols`
+    /// when there is at most one row, where the distance does not matter).
+    #[inline(always)]
     pub fn stride(&self) -> usize {
-        self.stride
+        stride_of(self.data.len(), self.rows, self.cols)
     }
 
     /// `(rows, cols)`.
@@ -339,7 +327,7 @@ impl<'a> MatMut<'a> {
     /// Whether the rows follow each other without a gap; see [`MatRef::is_contiguous`].
     #[inline]
     pub fn is_contiguous(&self) -> bool {
-        self.stride == self.cols || self.rows <= 1
+        self.data.len() == self.rows * self.cols
     }
 
     /// A shorter-lived mutable view of the same matrix, so a view can be passed to
@@ -350,7 +338,6 @@ impl<'a> MatMut<'a> {
             data: self.data,
             rows: self.rows,
             cols: self.cols,
-            stride: self.stride,
         }
     }
 
@@ -361,7 +348,6 @@ impl<'a> MatMut<'a> {
             data: self.data,
             rows: self.rows,
             cols: self.cols,
-            stride: self.stride,
         }
     }
 
@@ -372,7 +358,6 @@ impl<'a> MatMut<'a> {
             data: self.data,
             rows: self.rows,
             cols: self.cols,
-            stride: self.stride,
         }
     }
 
@@ -396,13 +381,14 @@ impl<'a> MatMut<'a> {
         if self.cols == 0 {
             return &mut [];
         }
-        &mut self.data[i * self.stride..i * self.stride + self.cols]
+        let from = i * self.stride();
+        &mut self.data[from..from + self.cols]
     }
 
     /// Iterator over the mutable rows (none when `cols == 0`).
     #[inline]
     pub fn row_iter_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
-        let (cols, stride) = (self.cols, self.stride);
+        let (cols, stride) = (self.cols, self.stride());
         let rows = if cols == 0 { 0 } else { self.rows };
         self.data
             .chunks_mut(stride.max(1))
@@ -422,13 +408,12 @@ impl<'a> MatMut<'a> {
     #[inline(always)]
     pub fn rows_range_mut(&mut self, start: usize, n: usize) -> Result<MatMut<'_>> {
         check_len_range("matrix rows", n, 0, self.rows.saturating_sub(start))?;
-        let from = start.saturating_mul(self.stride).min(self.data.len());
-        let len = span(n, self.cols, self.stride);
+        let from = start.saturating_mul(self.stride()).min(self.data.len());
+        let len = span(n, self.cols, self.stride());
         Ok(MatMut {
             data: &mut self.data[from..from + len],
             rows: n,
             cols: self.cols,
-            stride: self.stride,
         })
     }
 
@@ -443,12 +428,11 @@ impl<'a> MatMut<'a> {
     pub fn cols_range_mut(&mut self, start: usize, n: usize) -> Result<MatMut<'_>> {
         check_len_range("matrix columns", n, 0, self.cols.saturating_sub(start))?;
         let from = start.min(self.data.len());
-        let len = span(self.rows, n, self.stride);
+        let len = span(self.rows, n, self.stride());
         Ok(MatMut {
             data: &mut self.data[from..from + len],
             rows: self.rows,
             cols: n,
-            stride: self.stride,
         })
     }
 }
@@ -488,8 +472,26 @@ mod tests {
         assert!(MatRef::strided(&data, 2, 5, 4).is_err()); // stride < cols
         assert!(MatRef::strided(&data, 0, 5, 5).is_ok());
         assert!(MatRef::strided(&data, usize::MAX, 1, usize::MAX).is_err());
+        // The stride is derived from the span: kept by sub-views of two rows or more,
+        // and `cols` where it no longer matters.
+        let v = MatRef::strided(&data, 3, 2, 4).unwrap();
+        assert_eq!((v.stride(), v.is_contiguous()), (4, false));
+        assert_eq!(v.rows_range(1, 2).unwrap().stride(), 4);
+        assert_eq!(v.cols_range(1, 1).unwrap().stride(), 4);
+        let one = v.rows_range(2, 1).unwrap();
+        assert_eq!((one.stride(), one.is_contiguous()), (2, true));
+        assert_eq!(
+            v.cols_range(2, 0)
+                .unwrap()
+                .rows_range(1, 2)
+                .unwrap()
+                .shape(),
+            (2, 0)
+        );
+        assert_eq!(MatRef::new(&data, 5, 2).unwrap().stride(), 2);
         let mut buf = [0.0_f32; 10];
         let mut v = MatMut::strided(&mut buf, 3, 2, 4).unwrap();
+        assert_eq!(v.rows_range_mut(0, 2).unwrap().stride(), 4);
         v.fill(1.0);
         assert_eq!(buf, [1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0]);
     }
