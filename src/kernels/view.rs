@@ -64,9 +64,11 @@ fn span(rows: usize, cols: usize, stride: usize) -> usize {
 /// more, `len = (rows − 1)·stride + cols`. Deriving it keeps a view at four words (it
 /// is passed by value through every kernel and layer, and on a microcontroller each
 /// word of it is stack).
+/// A contiguous view (the common case, and the one row accesses in loops take) costs a
+/// multiplication, not a division.
 #[inline(always)]
 fn stride_of(len: usize, rows: usize, cols: usize) -> usize {
-    if rows <= 1 || cols == 0 {
+    if rows <= 1 || cols == 0 || len == rows * cols {
         cols
     } else {
         (len - cols) / (rows - 1)

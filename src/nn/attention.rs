@@ -36,6 +36,20 @@ impl Clone for Qkv<'_> {
 
 impl Copy for Qkv<'_> {}
 
+impl<'a, A: Access<'a>> Qkv<'a, A> {
+    /// Projection `i` in the order of the q|k|v outputs: Q, K, V (0, 1, 2) when
+    /// separate, the fused one (0) when fused; `None` past the last.
+    fn part(&mut self, i: usize) -> Option<&mut Linear<'a, A>> {
+        match (self, i) {
+            (Qkv::Separate { q, .. }, 0) => Some(q),
+            (Qkv::Separate { k, .. }, 1) => Some(k),
+            (Qkv::Separate { v, .. }, 2) => Some(v),
+            (Qkv::Fused(l), 0) => Some(l),
+            _ => None,
+        }
+    }
+}
+
 /// Causal self-attention with `heads` heads: Q, K, V projections, per-head scaled
 /// causal softmax, output projection. For `x` of `l` rows, `N` heads of width `H`
 /// (attention width `W = N·H`):
@@ -197,35 +211,26 @@ impl<'a> CausalSelfAttention<'a> {
         }
     }
 
-    /// Checks that `grads` has the projections' form and shapes, before the backward
-    /// pass writes any of them.
-    fn check_grads(&self, grads: &QkvGrads<'_>) -> Result<()> {
-        let check = |l: &Linear<'_>, g: &LinearGrads<'_>| {
-            check_same_shape(
-                "attention projection gradient",
-                l.weight.shape(),
-                g.weight.shape(),
-            )
-        };
-        match (self.qkv, grads) {
-            (
-                Qkv::Separate { q, k, v },
-                Qkv::Separate {
-                    q: gq,
-                    k: gk,
-                    v: gv,
-                },
-            ) => {
-                check(&q, gq)?;
-                check(&k, gk)?;
-                check(&v, gv)
-            }
-            (Qkv::Fused(f), Qkv::Fused(g)) => check(&f, g),
-            _ => Err(Error::InvalidParameter {
+    /// An error unless `grads` has the projections' form (separate or fused) and
+    /// shapes, checked before the backward pass writes any of them.
+    fn check_grads(&self, grads: &mut QkvGrads<'_>) -> Result<()> {
+        if matches!(self.qkv, Qkv::Fused(_)) != matches!(grads, Qkv::Fused(_)) {
+            return Err(Error::InvalidParameter {
                 what: "attention gradients",
                 expected: "the form (separate or fused) of the q|k|v projections",
-            }),
+            });
         }
+        let mut qkv = self.qkv;
+        for i in 0..3 {
+            if let (Some(l), Some(g)) = (qkv.part(i), grads.part(i)) {
+                check_same_shape(
+                    "attention projection gradient",
+                    l.weight.shape(),
+                    g.weight.shape(),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Number of heads.
@@ -425,31 +430,17 @@ impl<'a> CausalSelfAttention<'a> {
             k::gemm(scale, ds, Trans::T, q, Trans::N, 0.0, dk)?;
         }
         let dqkv = scratch.dqkv.as_ref();
-        match (self.qkv, grads) {
-            (
-                Qkv::Separate { q, k, v },
-                Qkv::Separate {
-                    q: gq,
-                    k: gk,
-                    v: gv,
-                },
-            ) => {
-                // The first writes ∂L/∂x as asked, the others add to it.
-                q.backward(x, dqkv.cols_range(0, w)?, gq, Some((dx.rb_mut(), acc)))?;
-                k.backward(
-                    x,
-                    dqkv.cols_range(w, w)?,
-                    gk,
-                    Some((dx.rb_mut(), Accum::Add)),
-                )?;
-                v.backward(x, dqkv.cols_range(2 * w, w)?, gv, Some((dx, Accum::Add)))
+        // Projection i's outputs are columns i·W.. of q|k|v. The first writes ∂L/∂x as
+        // asked, the others add to it.
+        let mut qkv = self.qkv;
+        for i in 0..3 {
+            if let (Some(l), Some(g)) = (qkv.part(i), grads.part(i)) {
+                let acc = if i == 0 { acc } else { Accum::Add };
+                let dy = dqkv.cols_range(i * w, l.outputs())?;
+                l.backward(x, dy, g, Some((dx.rb_mut(), acc)))?;
             }
-            (Qkv::Fused(f), Qkv::Fused(g)) => f.backward(x, dqkv, g, Some((dx, acc))),
-            _ => Err(Error::InvalidParameter {
-                what: "attention gradients",
-                expected: "the form (separate or fused) of the q|k|v projections",
-            }),
         }
+        Ok(())
     }
 
     /// Decodes position `pos` with the KV cache: appends its key and value to
