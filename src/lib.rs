@@ -60,6 +60,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attention;
+pub mod gpt;
 mod error;
 pub mod kernels;
 pub mod nn;

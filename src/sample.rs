@@ -120,3 +120,49 @@ pub fn sample<R: RngCore + ?Sized>(
     }
     Ok(last as u16)
 }
+
+/// What the generation loop needs of an incremental decoder (a model's KV-cache
+/// state): the decoders of [`crate::attention`] and [`crate::gpt`] share
+/// [`prefill`] and [`generate`] through it.
+pub(crate) trait Decode<M: Copy> {
+    /// Positions the decoder holds (the model's context `T`).
+    const CONTEXT: usize;
+    /// Forgets every position.
+    fn reset(&mut self);
+    /// Positions decoded so far.
+    fn decoded(&self) -> usize;
+    /// Appends `token` at the next position, computing the logits after it.
+    fn advance(&mut self, model: M, token: u16) -> Result<()>;
+    /// Chooses a token from the current logits.
+    fn choose<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16>;
+}
+
+/// Starts `dec` over with `prompt` (ids already checked by the caller).
+pub(crate) fn prefill<M: Copy, Dec: Decode<M>>(dec: &mut Dec, model: M, prompt: &[u16]) -> Result<()> {
+    dec.reset();
+    for &t in prompt {
+        dec.advance(model, t)?;
+    }
+    Ok(())
+}
+
+/// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding each
+/// back in; stops early when the context is used up. Returns how many were written.
+pub(crate) fn generate<M: Copy, Dec: Decode<M>, R: RngCore + ?Sized>(
+    dec: &mut Dec,
+    model: M,
+    prompt: &[u16],
+    out: &mut [u16],
+    (sampling, rng): (Sampling, &mut R),
+) -> Result<usize> {
+    prefill(dec, model, prompt)?;
+    for (n, slot) in out.iter_mut().enumerate() {
+        let token = dec.choose(sampling, rng)?;
+        *slot = token;
+        if dec.decoded() == Dec::CONTEXT {
+            return Ok(n + 1);
+        }
+        dec.advance(model, token)?;
+    }
+    Ok(out.len())
+}

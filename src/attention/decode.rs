@@ -141,12 +141,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
         prompt: &[u16],
     ) -> Result<&[f32; V]> {
-        let model = model.into();
         AttentionLm::<V, T, D, DK>::check_tokens(prompt, 1)?;
-        self.reset();
-        for &t in prompt {
-            self.step(model, t)?;
-        }
+        sample::prefill(self, model.into(), prompt)?;
         Ok(&self.logits)
     }
 
@@ -168,16 +164,25 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         sampling: Sampling,
         rng: &mut R,
     ) -> Result<usize> {
-        let model = model.into();
-        self.prefill(model, prompt)?;
-        for (n, slot) in out.iter_mut().enumerate() {
-            let token = self.sample(sampling, rng)?;
-            *slot = token;
-            if self.len == T {
-                return Ok(n + 1);
-            }
-            self.step(model, token)?;
-        }
-        Ok(out.len())
+        AttentionLm::<V, T, D, DK>::check_tokens(prompt, 1)?;
+        sample::generate(self, model.into(), prompt, out, (sampling, rng))
+    }
+}
+
+impl<'m, const V: usize, const T: usize, const D: usize, const DK: usize>
+    sample::Decode<AttentionWeights<'m, V, T, D, DK>> for Decoder<V, T, D, DK>
+{
+    const CONTEXT: usize = T;
+    fn reset(&mut self) {
+        self.reset();
+    }
+    fn decoded(&self) -> usize {
+        self.len
+    }
+    fn advance(&mut self, model: AttentionWeights<'m, V, T, D, DK>, token: u16) -> Result<()> {
+        self.step(model, token).map(|_| ())
+    }
+    fn choose<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16> {
+        self.sample(sampling, rng)
     }
 }

@@ -1,8 +1,8 @@
 //! Token and position embeddings: a lookup and a sum, its scatter-add backward pass and
 //! its one-position step.
 
-use crate::error::{Result, check_index, check_len, check_len_range};
-use crate::kernels::{self as k, MatMut, MatRef};
+use crate::error::{Result, check_index, check_len, check_len_range, check_same_shape};
+use crate::kernels::{self as k, Accum, MatMut, MatRef};
 
 use super::{Access, Read, Write};
 
@@ -80,12 +80,12 @@ impl<'a> Embedding<'a> {
     ) -> Result<()> {
         self.check(ids)?;
         check_len("embedding gradient rows", ids.len(), dx.rows())?;
-        crate::error::check_same_shape(
+        check_same_shape(
             "embedding token gradients",
             self.tokens.shape(),
             grads.tokens.shape(),
         )?;
-        crate::error::check_same_shape(
+        check_same_shape(
             "embedding position gradients",
             self.positions.shape(),
             grads.positions.shape(),
@@ -96,6 +96,45 @@ impl<'a> Embedding<'a> {
             k::add_assign(grads.positions.row_mut(i), g)?;
         }
         Ok(())
+    }
+
+    /// The token table as a tied output layer (GPT-2's): `logits = x·tokensᵀ` for every
+    /// row of `x` (`rows × D` → `rows × V`).
+    pub fn logits(&self, x: MatRef<'_>, logits: MatMut<'_>) -> Result<()> {
+        k::matmul_nt(x, self.tokens, logits, Accum::Overwrite)
+    }
+
+    /// Backward pass of [`logits`](Self::logits) given `dlogits = ∂L/∂logits`:
+    /// `∂L/∂tokens += dlogitsᵀ·x` (into `grads.tokens`, which the input's backward pass
+    /// adds to as well) and `∂L/∂x = dlogits·tokens`, written or added as `dx`'s
+    /// [`Accum`] says.
+    pub fn logits_backward(
+        &self,
+        x: MatRef<'_>,
+        dlogits: MatRef<'_>,
+        grads: &mut EmbeddingGrads<'_>,
+        (dx, acc): (MatMut<'_>, Accum),
+    ) -> Result<()> {
+        // Every shape before the first write.
+        check_same_shape(
+            "tied output layer dlogits",
+            (x.rows(), self.tokens.rows()),
+            dlogits.shape(),
+        )?;
+        check_same_shape("tied output layer x", dx.shape(), x.shape())?;
+        check_same_shape(
+            "embedding token gradients",
+            self.tokens.shape(),
+            grads.tokens.shape(),
+        )?;
+        k::matmul_tn(dlogits, x, grads.tokens.rb_mut(), Accum::Add)?;
+        k::matmul(dlogits, self.tokens, dx, acc)
+    }
+
+    /// [`logits`](Self::logits) for one row: `logits = tokens·x`.
+    #[inline]
+    pub fn logits_step(&self, x: &[f32], logits: &mut [f32]) -> Result<()> {
+        k::matvec(self.tokens, x, logits, Accum::Overwrite)
     }
 
     /// [`forward`](Self::forward) for one token at position `pos`.

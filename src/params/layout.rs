@@ -27,6 +27,13 @@ pub enum Init {
         /// The standard deviation.
         sd: f32,
     },
+    /// Normal with mean 0 and standard deviation `sd/√(2n)`, `n` the number of repeats of
+    /// the innermost repeated module holding the tensor ([`Entry::repeats`]): GPT-2's
+    /// residual projections, scaled for the `2·L` residual additions of `L` layers.
+    ResidualNormal {
+        /// The standard deviation before scaling.
+        sd: f32,
+    },
     /// The sinusoidal position encoding of *Attention Is All You Need* on a `[T, D]`
     /// tensor: `PE[t][2i] = sin(t/10000^(2i/D))`, `PE[t][2i+1] = cos(t/10000^(2i/D))`.
     Sinusoidal,
@@ -195,6 +202,19 @@ impl Entry {
         found
     }
 
+    /// How many times the innermost repeated module holding tensor `i` is repeated (GPT-2's
+    /// number of layers for a block's tensor); 1 outside any.
+    pub fn repeats(&self, i: usize) -> usize {
+        let mut repeats = 1;
+        let _ = self.walk(i, &mut |seg| {
+            if let Segment::Index { count, .. } = seg {
+                repeats = count;
+            }
+            Ok(())
+        });
+        repeats
+    }
+
     /// Writes the full name of tensor `i` (nothing if there is none).
     pub fn write_name(&self, i: usize, w: &mut dyn Write) -> fmt::Result {
         let mut first = true;
@@ -210,7 +230,7 @@ impl Entry {
                     sep(w)?;
                     w.write_str(s)
                 }
-                Segment::Index(k) => {
+                Segment::Index { index: k, .. } => {
                     sep(w)?;
                     write!(w, "{k}")
                 }
@@ -284,7 +304,7 @@ impl Entry {
                 if n == 0 || i / n >= count {
                     return Ok(());
                 }
-                visit(Segment::Index(i / n))?;
+                visit(Segment::Index { index: i / n, count })?;
                 item.walk(i % n, visit)
             }
         }
@@ -294,7 +314,8 @@ impl Entry {
 /// A step of [`Entry::walk`].
 enum Segment {
     Name(&'static str),
-    Index(usize),
+    /// Item `index` of a module repeated `count` times.
+    Index { index: usize, count: usize },
     Tensor(Spec),
 }
 

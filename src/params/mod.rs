@@ -129,6 +129,14 @@ impl<const R: usize, const C: usize> Zero for crate::tensor::Matrix<R, C> {
     const ZERO: Self = crate::tensor::Matrix::ZERO;
 }
 
+impl<const K: usize, const C: usize> Zero for crate::tensor::WideVector<K, C> {
+    const ZERO: Self = crate::tensor::WideVector::ZERO;
+}
+
+impl<const R: usize, const K: usize, const C: usize> Zero for crate::tensor::WideMatrix<R, K, C> {
+    const ZERO: Self = crate::tensor::WideMatrix::ZERO;
+}
+
 impl<M: Zero, const N: usize> Zero for [M; N] {
     const ZERO: Self = [M::ZERO; N];
 }
@@ -262,6 +270,10 @@ pub fn init<P: ParamsMut + ?Sized, R: RngCore + ?Sized>(p: &mut P, rng: &mut R) 
                 fill_uniform(t, SQRT_3 * (1.0 / libm::sqrtf(fan_in)), rng);
             }
             Init::Normal { sd } => fill_normal(t, sd, rng),
+            Init::ResidualNormal { sd } => {
+                let n = P::LAYOUT.repeats(i) as f32;
+                fill_normal(t, sd / libm::sqrtf(2.0 * n), rng);
+            }
             Init::Sinusoidal => {
                 let cols = if spec.shape.rank() >= 2 {
                     spec.shape.dim(1) as usize

@@ -5,7 +5,7 @@ use core::fmt::Debug;
 
 use super::Zero;
 use crate::error::Shape;
-use crate::tensor::Matrix;
+use crate::tensor::{Matrix, WideMatrix, WideVector};
 
 /// A fixed-size `f32` tensor that a model can declare as a parameter: its storage is a
 /// plain array ([`Array`](Self::Array)), row-major, with the shape [`SHAPE`](Self::SHAPE).
@@ -146,6 +146,58 @@ impl<const A: usize, const B: usize, const C: usize, const D: usize> Tensor
         rows_of::<_, B>(rows_of::<_, C>(rows_of::<_, D>(s)?)?)?
             .try_into()
             .ok()
+    }
+}
+
+impl<const K: usize, const C: usize> Tensor for WideVector<K, C> {
+    type Array = [[f32; C]; K];
+    const LEN: usize = K * C;
+    const SHAPE: Shape = Shape::new(&[(K * C) as u64]);
+    #[inline]
+    fn array(&self) -> &Self::Array {
+        &self.0
+    }
+    #[inline]
+    fn array_mut(&mut self) -> &mut Self::Array {
+        &mut self.0
+    }
+    #[inline]
+    fn flat(a: &Self::Array) -> &[f32] {
+        a.as_flattened()
+    }
+    #[inline]
+    fn flat_mut(a: &mut Self::Array) -> &mut [f32] {
+        a.as_flattened_mut()
+    }
+    #[inline]
+    fn from_flat(s: &[f32]) -> Option<&Self::Array> {
+        rows_of::<_, C>(s)?.try_into().ok()
+    }
+}
+
+impl<const R: usize, const K: usize, const C: usize> Tensor for WideMatrix<R, K, C> {
+    type Array = [[[f32; C]; K]; R];
+    const LEN: usize = R * K * C;
+    const SHAPE: Shape = Shape::new(&[R as u64, (K * C) as u64]);
+    #[inline]
+    fn array(&self) -> &Self::Array {
+        &self.0
+    }
+    #[inline]
+    fn array_mut(&mut self) -> &mut Self::Array {
+        &mut self.0
+    }
+    #[inline]
+    fn flat(a: &Self::Array) -> &[f32] {
+        a.as_flattened().as_flattened()
+    }
+    #[inline]
+    fn flat_mut(a: &mut Self::Array) -> &mut [f32] {
+        a.as_flattened_mut().as_flattened_mut()
+    }
+    #[inline]
+    fn from_flat(s: &[f32]) -> Option<&Self::Array> {
+        rows_of::<_, K>(rows_of::<_, C>(s)?)?.try_into().ok()
     }
 }
 
