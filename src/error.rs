@@ -183,6 +183,13 @@ pub enum FormatProblem {
         /// One past the last unused byte.
         end: usize,
     },
+    /// An entry the model allows besides its tensors (see
+    /// [`Aliases`](crate::safetensors::Aliases): a tied copy, a buffer) is not as it
+    /// must be; `reason` says how.
+    Extra {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The tensor's bytes are not 4-byte aligned in memory, so they cannot be read in
     /// place as `f32` (place the file at an aligned address, e.g. with
     /// [`include_safetensors!`](crate::include_safetensors)).
@@ -340,6 +347,12 @@ impl fmt::Display for FormatProblem {
             FormatProblem::Overlap { with } => write!(f, "data overlaps tensor `{with}`"),
             FormatProblem::UnusedData { begin, end } => {
                 write!(f, "data bytes {begin}..{end} belong to no tensor")
+            }
+            FormatProblem::Extra { reason } => {
+                write!(
+                    f,
+                    "an entry besides the model's tensors is refused: {reason}"
+                )
             }
             FormatProblem::Misaligned { offset } => write!(
                 f,

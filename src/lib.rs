@@ -60,8 +60,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attention;
-pub mod gpt;
 mod error;
+pub mod gpt;
 pub mod kernels;
 pub mod nn;
 pub mod params;

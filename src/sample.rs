@@ -138,7 +138,11 @@ pub(crate) trait Decode<M: Copy> {
 }
 
 /// Starts `dec` over with `prompt` (ids already checked by the caller).
-pub(crate) fn prefill<M: Copy, Dec: Decode<M>>(dec: &mut Dec, model: M, prompt: &[u16]) -> Result<()> {
+pub(crate) fn prefill<M: Copy, Dec: Decode<M>>(
+    dec: &mut Dec,
+    model: M,
+    prompt: &[u16],
+) -> Result<()> {
     dec.reset();
     for &t in prompt {
         dec.advance(model, t)?;

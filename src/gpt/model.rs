@@ -145,7 +145,7 @@ impl<
     /// `N ≥ 1` heads that divide the width `D`: evaluated where a pass is compiled, so a
     /// model of impossible sizes does not build.
     pub(super) const HEADS_DIVIDE_WIDTH: () = assert!(
-        N >= 1 && D % N == 0,
+        N >= 1 && D.is_multiple_of(N),
         "Gpt: the number of heads N must be at least 1 and divide the width D"
     );
 
@@ -262,8 +262,15 @@ impl<const D: usize, const F: usize> Block<D, F> {
     }
 }
 
-impl<'w, const V: usize, const T: usize, const D: usize, const N: usize, const F: usize, const L: usize>
-    GptWeights<'w, V, T, D, N, F, L>
+impl<
+    'w,
+    const V: usize,
+    const T: usize,
+    const D: usize,
+    const N: usize,
+    const F: usize,
+    const L: usize,
+> GptWeights<'w, V, T, D, N, F, L>
 {
     /// `x[i] = wte[tok[i]] + wpe[i]`; its token table is also the output layer.
     pub(super) fn embedding(&self) -> Embedding<'w> {

@@ -29,11 +29,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// Forward pass with the loss, the mean next-token cross-entropy (nats) over
     /// positions `0..len−1` (`2 ≤ len ≤ T`). Also leaves in `cache` the fused gradient of
     /// the loss with respect to the logits, for [`Gpt::backward`].
-    pub fn forward(
-        &self,
-        tokens: &[u16],
-        cache: &mut GptCache<V, T, D, N, F, L>,
-    ) -> Result<f32> {
+    pub fn forward(&self, tokens: &[u16], cache: &mut GptCache<V, T, D, N, F, L>) -> Result<f32> {
         Gpt::<V, T, D, N, F, L>::check_tokens(tokens, 2)?;
         self.run_forward(tokens, &mut cache.acts)?;
         let n = tokens.len() - 1;
@@ -62,11 +58,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// assert!((loss - model.forward(&[1, 2, 3], &mut cache)?).abs() < 1e-6);
     /// # Ok::<(), edgegrad::Error>(())
     /// ```
-    pub fn loss(
-        &self,
-        tokens: &[u16],
-        acts: &mut GptActivations<V, T, D, N, F, L>,
-    ) -> Result<f32> {
+    pub fn loss(&self, tokens: &[u16], acts: &mut GptActivations<V, T, D, N, F, L>) -> Result<f32> {
         Gpt::<V, T, D, N, F, L>::check_tokens(tokens, 2)?;
         self.run_forward(tokens, acts)?;
         let n = tokens.len() - 1;
@@ -82,11 +74,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     // Out of line, so that a caller's frame does not hold its views (on a
     // microcontroller, the stacks of a caller and of what it calls add up).
     #[inline(never)]
-    fn run_forward(
-        &self,
-        tokens: &[u16],
-        a: &mut GptActivations<V, T, D, N, F, L>,
-    ) -> Result<()> {
+    fn run_forward(&self, tokens: &[u16], a: &mut GptActivations<V, T, D, N, F, L>) -> Result<()> {
         let () = Gpt::<V, T, D, N, F, L>::HEADS_DIVIDE_WIDTH;
         let l = tokens.len();
         // Empty until the pass succeeds: a failed pass leaves no rows to read.

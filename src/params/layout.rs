@@ -244,6 +244,33 @@ impl Entry {
         self.find_from(name, 0)
     }
 
+    /// [`find`](Self::find) for a name written without `prefix`, which the declared
+    /// names of this module's entries begin with (GPT-2's `transformer.`): the tensor
+    /// whose full name is `prefix` followed by `name`.
+    pub fn find_unprefixed(&self, prefix: &str, name: &str) -> Option<usize> {
+        let Node::Module { entries } = self.node else {
+            return None;
+        };
+        // Only a root's entries (an unnamed module) carry the prefix in their names.
+        if !self.name.is_empty() {
+            return None;
+        }
+        let mut base = 0;
+        for e in entries {
+            if let Some(short) = e.name.strip_prefix(prefix) {
+                let entry = Entry {
+                    name: short,
+                    node: e.node,
+                };
+                if let Some(i) = entry.find_from(name, base) {
+                    return Some(i);
+                }
+            }
+            base += e.tensors();
+        }
+        None
+    }
+
     fn find_from(&self, key: &str, base: usize) -> Option<usize> {
         let rest = strip_segment(key, self.name)?;
         match self.node {
@@ -304,7 +331,10 @@ impl Entry {
                 if n == 0 || i / n >= count {
                     return Ok(());
                 }
-                visit(Segment::Index { index: i / n, count })?;
+                visit(Segment::Index {
+                    index: i / n,
+                    count,
+                })?;
                 item.walk(i % n, visit)
             }
         }
@@ -315,7 +345,10 @@ impl Entry {
 enum Segment {
     Name(&'static str),
     /// Item `index` of a module repeated `count` times.
-    Index { index: usize, count: usize },
+    Index {
+        index: usize,
+        count: usize,
+    },
     Tensor(Spec),
 }
 

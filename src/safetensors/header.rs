@@ -10,6 +10,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json_core::de::{Deserializer, Error as JsonError};
 use serde_json_core::str::{EscapedStr, EscapedStringFragment, EscapedStringFragmentIter};
 
+use super::aliases::{Aliases, dtype_size};
 use crate::error::{Error, FormatProblem, Result, Shape};
 use crate::params::{Entry, TensorName};
 
@@ -73,6 +74,7 @@ struct RawEntry<'de> {
 /// parsing again).
 pub(super) struct Checked<'b> {
     root: &'static Entry,
+    aliases: &'b Aliases,
     header: &'b [u8],
     /// Offset of the data section in the file.
     data_start: usize,
@@ -95,11 +97,13 @@ impl Checked<'_> {
             return;
         }
         // The header parsed without error before, so it does again.
-        let _ = scan(self.root, self.header, &mut |i, raw| {
-            f(
-                i,
-                raw.offsets[0] as usize + at..raw.offsets[1] as usize + at,
-            );
+        let _ = scan(self.root, self.aliases, self.header, &mut |i, raw| {
+            if i < n {
+                f(
+                    i,
+                    raw.offsets[0] as usize + at..raw.offsets[1] as usize + at,
+                );
+            }
             Ok(())
         });
     }
@@ -111,7 +115,11 @@ impl Checked<'_> {
         if start != self.start {
             let spans = &mut self.spans;
             *spans = [(0, 0); WINDOW];
-            let _ = scan(self.root, self.header, &mut |j, raw| {
+            let n = self.root.tensors();
+            let _ = scan(self.root, self.aliases, self.header, &mut |j, raw| {
+                if j >= n {
+                    return Ok(());
+                }
                 if let Some(o) = j.checked_sub(start).and_then(|k| spans.get_mut(k)) {
                     *o = (raw.offsets[0] as usize, raw.offsets[1] as usize);
                 }
@@ -135,6 +143,10 @@ struct Sweep {
 impl Sweep {
     fn visit(&mut self, key: (usize, usize, usize)) -> Result<()> {
         let (start, end, i) = key;
+        let n = self.root.tensors();
+        if start < self.covered && (i >= n || self.last.is_some_and(|(_, _, j)| j >= n)) {
+            return Err(extra("its data overlaps another entry's"));
+        }
         if start < self.covered {
             // covered > 0 only after a tensor, so there is a last one.
             if let Some(with) = self
@@ -166,14 +178,18 @@ impl Sweep {
 /// header for the `WINDOW` smallest keys above the last one handled. Out of line, so
 /// that its keys take stack only for such models.
 #[inline(never)]
-fn sweep_by_windows(root: &'static Entry, header: &[u8], sweep: &mut Sweep) -> Result<()> {
-    let n = root.tensors();
+fn sweep_by_windows(
+    (root, aliases): (&'static Entry, &Aliases),
+    header: &[u8],
+    entries: usize,
+    sweep: &mut Sweep,
+) -> Result<()> {
     let mut handled = 0;
-    while handled < n {
+    while handled < entries {
         let mut keys = [(0_usize, 0_usize, 0_usize); WINDOW];
         let mut count = 0;
         let last = sweep.last;
-        scan(root, header, &mut |i, raw| {
+        scan(root, aliases, header, &mut |i, raw| {
             let key = (raw.offsets[0] as usize, raw.offsets[1] as usize, i);
             if last.is_some_and(|l| key <= l) {
                 return Ok(());
@@ -207,7 +223,11 @@ fn sweep_by_windows(root: &'static Entry, header: &[u8], sweep: &mut Sweep) -> R
 // Inlined into its two callers (themselves out of line): one frame for both measured
 // less peak stack on the Cortex-M4F than two.
 #[inline]
-pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked<'b>> {
+pub(super) fn check<'b>(
+    root: &'static Entry,
+    aliases: &'b Aliases,
+    bytes: &'b [u8],
+) -> Result<Checked<'b>> {
     let file = |problem| Error::Safetensors {
         tensor: None,
         problem,
@@ -243,7 +263,19 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
     let mut first: [Span; WINDOW] = [(0, 0); WINDOW];
     let mut seen = [0_u64; SEEN_BITS / 64];
     let mut range_error: Option<(usize, Error)> = None;
-    scan(root, header, &mut |i, raw| {
+    let (mut extras_present, mut tied_span) = (0, None);
+    scan(root, aliases, header, &mut |i, raw| {
+        if i >= n {
+            if mark(&mut seen, i, 0) {
+                return Err(extra("it appears twice in the header"));
+            }
+            let span = check_extra(root, aliases, i - n, raw, data_len)?;
+            if aliases.is_tied(i - n) {
+                tied_span = Some(span);
+            }
+            extras_present += 1;
+            return Ok(());
+        }
         let tensor = name(i);
         let fail = |problem| Err(Error::Safetensors { tensor, problem });
         if mark(&mut seen, i, 0) {
@@ -285,14 +317,17 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
     })?;
 
     // 2. Every tensor present (and, past the first SEEN_BITS, none twice).
-    for base in (0..n).step_by(SEEN_BITS) {
+    for base in (0..n + aliases.extras()).step_by(SEEN_BITS) {
         if base > 0 {
             seen = [0; SEEN_BITS / 64];
-            scan(root, header, &mut |i, _| {
+            scan(root, aliases, header, &mut |i, _| {
                 if mark(&mut seen, i, base) {
-                    return Err(Error::Safetensors {
-                        tensor: name(i),
-                        problem: FormatProblem::DuplicateTensor,
+                    return Err(match name(i) {
+                        Some(tensor) => Error::Safetensors {
+                            tensor: Some(tensor),
+                            problem: FormatProblem::DuplicateTensor,
+                        },
+                        None => extra("it appears twice in the header"),
                     });
                 }
                 Ok(())
@@ -318,7 +353,7 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
         covered: 0,
         last: None,
     };
-    if n <= WINDOW {
+    if n <= WINDOW && extras_present == 0 {
         // Insertion sort of at most WINDOW indices by their keys.
         let key = |i: usize| (first[i].0, first[i].1, i);
         let mut order = [0_u8; WINDOW];
@@ -334,7 +369,7 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
             sweep.visit(key(usize::from(i)))?;
         }
     } else {
-        sweep_by_windows(root, header, &mut sweep)?;
+        sweep_by_windows((root, aliases), header, n + extras_present, &mut sweep)?;
     }
     if sweep.covered != data.len() {
         return Err(file(FormatProblem::UnusedData {
@@ -342,13 +377,77 @@ pub(super) fn check<'b>(root: &'static Entry, bytes: &'b [u8]) -> Result<Checked
             end: data.len(),
         }));
     }
+    if let (Some((b, e)), Some(tied)) = (tied_span, aliases.tied) {
+        let mut to = first.get(tied.to).copied().filter(|_| n <= WINDOW);
+        if to.is_none() {
+            scan(root, aliases, header, &mut |i, raw| {
+                if i == tied.to {
+                    to = Some((raw.offsets[0] as usize, raw.offsets[1] as usize));
+                }
+                Ok(())
+            })?;
+        }
+        let same = to.is_some_and(|(tb, te)| data.get(b..e) == data.get(tb..te));
+        if !same {
+            return Err(extra(
+                "the tied tensor differs from the tensor it is tied to",
+            ));
+        }
+    }
     Ok(Checked {
         root,
+        aliases,
         header,
         data_start: 8 + header.len(),
         spans: first,
         start: 0,
     })
+}
+
+/// An error about an entry besides the model's tensors.
+fn extra(reason: &'static str) -> Error {
+    Error::Safetensors {
+        tensor: None,
+        problem: FormatProblem::Extra { reason },
+    }
+}
+
+/// Checks extra entry `e` of `aliases` (the tied tensor: `F32` and its tensor's shape;
+/// a buffer: a dtype with a byte size) and its byte range; returns the range.
+fn check_extra(
+    root: &Entry,
+    aliases: &Aliases,
+    e: usize,
+    raw: &RawEntry<'_>,
+    data_len: u64,
+) -> Result<Span> {
+    let size = match aliases.tied.filter(|_| aliases.is_tied(e)) {
+        Some(tied) => {
+            let shape = root.spec(tied.to).map(|s| s.shape);
+            if !json_str_eq(raw.dtype, "F32") || Some(raw.shape) != shape {
+                return Err(extra(
+                    "the tied tensor must be F32 with the shape of the tensor it is tied to",
+                ));
+            }
+            4
+        }
+        None => DTYPES
+            .iter()
+            .find(|&&d| json_str_eq(raw.dtype, d))
+            .and_then(|d| dtype_size(d))
+            .ok_or_else(|| extra("a buffer's dtype has no byte size"))?,
+    };
+    if raw.shape.rank() > Shape::MAX_RANK {
+        return Err(extra("a buffer's rank is above 4"));
+    }
+    let [begin, end] = raw.offsets;
+    if begin > end || end > data_len {
+        return Err(extra("its data offsets lie outside the data section"));
+    }
+    if end - begin != (raw.shape.elements() as u64).saturating_mul(size) {
+        return Err(extra("its byte length does not match its dtype and shape"));
+    }
+    Ok((begin as usize, end as usize))
 }
 
 /// Marks tensor `i` as seen if it falls in the bits' window from `base`; whether it
@@ -368,6 +467,7 @@ fn mark(seen: &mut [u64; SEEN_BITS / 64], i: usize, base: usize) -> bool {
 /// not a tensor of the model, or one `on_tensor` returns — ends the parse.
 fn scan(
     root: &'static Entry,
+    aliases: &Aliases,
     header: &[u8],
     on_tensor: &mut dyn FnMut(usize, &RawEntry<'_>) -> Result<()>,
 ) -> Result<()> {
@@ -379,6 +479,7 @@ fn scan(
     let mut de = Deserializer::new(header, None);
     let parsed = HeaderSeed {
         root,
+        aliases,
         on_tensor,
         diagnosis: &mut diagnosis,
     }
@@ -403,30 +504,84 @@ fn scan(
     }
 }
 
-/// The tensor of `root` a JSON key (as written, escapes validated by [`lint`]) names.
-fn lookup(root: &Entry, raw: &str) -> Option<usize> {
+/// The entry a JSON key (as written, escapes validated by [`lint`]) names: tensor `i`
+/// of `root` (`i < n`), under its declared name or without the optional prefix, or
+/// `n + e` for extra entry `e` of `aliases`.
+fn resolve(root: &'static Entry, aliases: &Aliases, raw: &str) -> Option<usize> {
     if raw.contains('\\') {
-        lookup_escaped(root, raw)
-    } else {
-        root.find(raw)
+        return resolve_escaped(root, aliases, raw);
     }
+    root.find(raw)
+        .or_else(|| aliases.find_unprefixed(root, raw))
+        .or_else(|| Some(root.tensors() + aliases.extra(raw)?))
 }
 
-/// [`lookup`] of a key with escapes: each tensor's name compared with the key's
+/// [`resolve`] for a key with escapes: each tensor's name compared with the key's
 /// unescaped characters as they come, so a key of any length needs no buffer. (Writers
 /// rarely escape plain names; this path is rare, and linear in the number of tensors.)
 #[inline(never)]
-fn lookup_escaped(root: &Entry, raw: &str) -> Option<usize> {
-    (0..root.tensors()).find(|&i| {
-        let mut m = CharMatcher {
-            chars: Unescaped {
-                fragments: EscapedStr(raw).fragments(),
-                current: "".chars(),
-            },
-            ok: true,
-        };
-        root.write_name(i, &mut m).is_ok() && m.ok && m.chars.next().is_none()
-    })
+fn resolve_escaped(root: &'static Entry, aliases: &Aliases, raw: &str) -> Option<usize> {
+    let unescaped = || Unescaped {
+        fragments: EscapedStr(raw).fragments(),
+        current: "".chars(),
+    };
+    let named = |prefix: &str| {
+        (0..root.tensors()).find(|&i| {
+            let mut m = SkipPrefix {
+                prefix,
+                inner: CharMatcher {
+                    chars: unescaped(),
+                    ok: true,
+                },
+            };
+            root.write_name(i, &mut m).is_ok()
+                && m.prefix.is_empty()
+                && m.inner.ok
+                && m.inner.chars.next().is_none()
+        })
+    };
+    if let Some(i) = named("") {
+        return Some(i);
+    }
+    if !aliases.optional_prefix.is_empty()
+        && let Some(i) = named(aliases.optional_prefix)
+    {
+        return Some(i);
+    }
+    // The extras' names are short: unescaped into a small buffer (a longer key is
+    // none of them).
+    let mut buf = [0_u8; 96];
+    let mut len = 0;
+    for c in unescaped() {
+        let end = len + c.len_utf8();
+        c.encode_utf8(buf.get_mut(len..end)?);
+        len = end;
+    }
+    let key = core::str::from_utf8(buf.get(..len)?).ok()?;
+    Some(root.tensors() + aliases.extra(key)?)
+}
+
+/// A `fmt::Write` that drops `prefix` from the start of what is written (failing the
+/// match if the text does not begin with it) and passes the rest on.
+struct SkipPrefix<'p, W> {
+    prefix: &'p str,
+    inner: W,
+}
+
+impl<W: fmt::Write> fmt::Write for SkipPrefix<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let k = self.prefix.len().min(s.len());
+        if k > 0 {
+            let (p, rest) = self.prefix.split_at_checked(k).ok_or(fmt::Error)?;
+            let (head, tail) = s.split_at_checked(k).ok_or(fmt::Error)?;
+            if p != head {
+                return Err(fmt::Error);
+            }
+            self.prefix = rest;
+            return self.inner.write_str(tail);
+        }
+        self.inner.write_str(s)
+    }
 }
 
 /// The characters a JSON string (escapes validated by [`lint`]) denotes.
@@ -556,6 +711,7 @@ fn json_reason(e: JsonError) -> &'static str {
 /// The top-level object: `__metadata__` and one entry per tensor.
 struct HeaderSeed<'s, 'f> {
     root: &'static Entry,
+    aliases: &'s Aliases,
     on_tensor: &'s mut (dyn FnMut(usize, &RawEntry<'_>) -> Result<()> + 'f),
     diagnosis: &'s mut Diagnosis,
 }
@@ -592,7 +748,7 @@ impl<'de> Visitor<'de> for HeaderSeed<'_, '_> {
                 self.diagnosis.tensor = None;
                 map.next_value_seed(MetadataSeed)?;
             } else {
-                let Some(i) = lookup(self.root, key) else {
+                let Some(i) = resolve(self.root, self.aliases, key) else {
                     return Err(self
                         .diagnosis
                         .fail(None, FormatProblem::UnknownTensor { index }));

@@ -67,6 +67,7 @@
 //! # Ok::<(), edgegrad::Error>(())
 //! ```
 
+mod aliases;
 mod header;
 mod models;
 mod write;
@@ -74,6 +75,7 @@ mod write;
 use crate::error::{Error, FormatProblem, Result};
 use crate::params::{FromTensors, Params, ParamsMut, TensorName};
 
+pub use aliases::{Aliases, Buffers, Tied};
 pub use header::MAX_HEADER_LEN;
 
 /// Bytes aligned to 64 (a cache line), so that the `f32` tensors of a safetensors file
@@ -132,6 +134,8 @@ pub trait Model: Params {
     const KIND: &'static str;
     /// Further metadata: each size by name, written as a decimal string.
     const SIZES: &'static [(&'static str, usize)];
+    /// What a file may hold besides the declared names ([`Aliases::NONE`]: nothing).
+    const ALIASES: Aliases = Aliases::NONE;
 }
 
 /// Exact size in bytes of the file [`export`] writes for `M`: the 8-byte length, the
@@ -155,7 +159,7 @@ pub fn export<M: Model>(model: &M, out: &mut [u8]) -> Result<usize> {
 /// the model is unchanged.
 #[inline(never)]
 pub fn import<M: Model + ParamsMut>(model: &mut M, bytes: &[u8]) -> Result<()> {
-    let checked = header::check(M::LAYOUT, bytes)?;
+    let checked = header::check(M::LAYOUT, &M::ALIASES, bytes)?;
     checked.each(&mut |i, range| {
         let (words, _) = bytes.get(range).unwrap_or_default().as_chunks::<4>();
         for (x, w) in model.tensor_mut(i).iter_mut().zip(words) {
@@ -178,7 +182,7 @@ pub fn view<'a, M: Model + FromTensors<'a>>(bytes: &'a [u8]) -> Result<M> {
             expected: "a little-endian target (use load_safetensors to convert)",
         });
     }
-    let mut checked = header::check(M::LAYOUT, bytes)?;
+    let mut checked = header::check(M::LAYOUT, &M::ALIASES, bytes)?;
     M::from_tensors(&mut |i| {
         let data = bytes.get(checked.span(i)).unwrap_or_default();
         bytemuck::try_cast_slice(data).map_err(|_| Error::Safetensors {

@@ -2,9 +2,10 @@
 //! [`import`](super::import) and [`view`](super::view) under the names the models have
 //! always had.
 
-use super::{Model, export, file_len, import, view};
+use super::{Aliases, Buffers, Model, Tied, export, file_len, import, view};
 use crate::attention::{AttentionLm, AttentionWeights};
 use crate::error::Result;
+use crate::gpt::{Gpt, GptWeights};
 use crate::params::Storage;
 use crate::word2vec::Word2Vec;
 
@@ -144,5 +145,108 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
     /// (see [`crate::safetensors`]); on any error the model is unchanged.
     pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<()> {
         import(self, bytes)
+    }
+}
+
+impl<
+    const V: usize,
+    const T: usize,
+    const D: usize,
+    const N: usize,
+    const F: usize,
+    const L: usize,
+    S: Storage,
+> Model for Gpt<V, T, D, N, F, L, S>
+{
+    const KIND: &'static str = "edgegrad.gpt";
+    const SIZES: &'static [(&'static str, usize)] = &[
+        ("vocab", V),
+        ("context", T),
+        ("d_model", D),
+        ("heads", N),
+        ("d_mlp", F),
+        ("layers", L),
+    ];
+    /// Hugging Face's variants of the layout: `GPT2Model` files without the
+    /// `transformer.` prefix, `lm_head.weight` (tied to `wte`), and the causal-mask
+    /// buffers older `transformers` versions save.
+    const ALIASES: Aliases = Aliases {
+        optional_prefix: "transformer.",
+        tied: Some(Tied {
+            name: "lm_head.weight",
+            to: 0,
+        }),
+        buffers: Some(Buffers {
+            module: "transformer.h",
+            count: L,
+            names: &["attn.bias", "attn.masked_bias"],
+        }),
+    };
+}
+
+impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: usize, const L: usize>
+    Gpt<V, T, D, N, F, L>
+{
+    /// Exact size in bytes of the safetensors file
+    /// [`to_safetensors`](Self::to_safetensors) writes. A `const`, so the buffer can be a
+    /// `static` array.
+    pub const SAFETENSORS_BYTES: usize = file_len::<Self>();
+
+    /// Writes the parameters as a safetensors file at the start of `out` (at least
+    /// [`SAFETENSORS_BYTES`](Self::SAFETENSORS_BYTES) long) and returns the number of
+    /// bytes written: Hugging Face GPT-2's names and shapes (`transformer.wte.weight`
+    /// `[V, D]`, …, `transformer.ln_f.bias` `[D]`), which `GPT2LMHeadModel.from_pretrained`
+    /// loads (its `lm_head.weight` is tied to `wte`), and `__metadata__` `{"model":
+    /// "edgegrad.gpt", "vocab": "V", "context": "T", "d_model": "D", "heads": "N",
+    /// "d_mlp": "F", "layers": "L"}`.
+    pub fn to_safetensors(&self, out: &mut [u8]) -> Result<usize> {
+        export(self, out)
+    }
+
+    /// Replaces the parameters with those of a safetensors file, checked in full first
+    /// (see [`crate::safetensors`]); on any error the model is unchanged. Besides this
+    /// model's own files, files saved by `transformers` for a GPT-2 config of these sizes
+    /// load: `GPT2LMHeadModel`'s (with or without `lm_head.weight`, which must then equal
+    /// `wte`), `GPT2Model`'s (no `transformer.` prefix), and older versions' with the
+    /// `attn.bias`/`attn.masked_bias` buffers, which are read past.
+    ///
+    /// ```
+    /// use edgegrad::{gpt::Gpt, Error, FormatProblem};
+    /// type Tiny = Gpt<8, 4, 4, 2, 8, 1>;
+    /// let mut buf = vec![0_u8; Tiny::SAFETENSORS_BYTES];
+    /// Tiny::ZERO.to_safetensors(&mut buf)?;
+    /// let mut model = Box::new(Tiny::ZERO);
+    /// model.load_safetensors(&buf)?;
+    /// // A model with another vocabulary refuses the file and names the tensor.
+    /// let err = Box::new(Gpt::<9, 4, 4, 2, 8, 1>::ZERO).load_safetensors(&buf).unwrap_err();
+    /// assert!(matches!(err, Error::Safetensors { tensor: Some(t), problem: FormatProblem::WrongShape { .. } } if t == "transformer.wte.weight"));
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
+    pub fn load_safetensors(&mut self, bytes: &[u8]) -> Result<()> {
+        import(self, bytes)
+    }
+}
+
+impl<
+    'a,
+    const V: usize,
+    const T: usize,
+    const D: usize,
+    const N: usize,
+    const F: usize,
+    const L: usize,
+> GptWeights<'a, V, T, D, N, F, L>
+{
+    /// The weights of a safetensors file, read in place (in flash on a microcontroller):
+    /// checked as by [`Gpt::load_safetensors`], and each tensor must be 4-byte aligned in
+    /// memory (see [`AttentionWeights::from_safetensors`](crate::attention::AttentionWeights::from_safetensors)).
+    pub fn from_safetensors(bytes: &'a [u8]) -> Result<Self> {
+        view(bytes)
+    }
+
+    /// Writes these weights as a safetensors file, exactly as [`Gpt::to_safetensors`]
+    /// does.
+    pub fn to_safetensors(&self, out: &mut [u8]) -> Result<usize> {
+        export(self, out)
     }
 }
