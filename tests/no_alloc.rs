@@ -9,6 +9,7 @@ use edgegrad::attention::{
     AttentionCache, AttentionLm, AttentionOptState, AttentionWeights, Decoder, Optimizer, Sampling,
     TrainConfig,
 };
+use edgegrad::gpt::{Gpt, GptCache, GptDecoder, GptOptState, GptWeights};
 use edgegrad::safetensors::Aligned;
 use edgegrad::vocab::{Vocab, VocabBuilder};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
@@ -268,6 +269,46 @@ fn attention_model_trains_and_generates_without_allocating() {
     .unwrap();
     let _ = model.forward(&[99, 1], &mut cache).unwrap_err();
     assert_eq!(allocations() - before, 0, "the model allocated");
+}
+
+#[test]
+fn gpt_trains_generates_and_moves_through_safetensors_without_allocating() {
+    type Tiny = Gpt<16, 12, 16, 4, 32, 2>;
+    let mut model = Box::new(Tiny::ZERO);
+    let mut grads = Box::new(Tiny::ZERO);
+    let mut copy = Box::new(Tiny::ZERO);
+    let mut cache = Box::new(GptCache::ZERO);
+    let mut state = Box::new(GptOptState::ZERO);
+    let mut dec = Box::new(GptDecoder::ZERO);
+    let mut file = Box::new(Aligned([0_u8; Tiny::SAFETENSORS_BYTES]));
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(3);
+    let tokens = [1_u16, 5, 2, 9, 3, 3, 7, 1, 4];
+    let mut out = [0_u16; 3];
+    let cfg = TrainConfig {
+        optimizer: Optimizer::Adam(Adam::with_lr(0.01)),
+        max_grad_norm: Some(1.0),
+    };
+    let before = allocations();
+    model.init(&mut rng);
+    model
+        .train_step(&tokens, &mut cache, &mut grads, &mut state, &cfg)
+        .unwrap();
+    model.forward_logits(&tokens[..3], &mut cache).unwrap();
+    dec.generate(
+        &*model,
+        &tokens[..2],
+        &mut out,
+        Sampling::Temperature(1.0),
+        &mut rng,
+    )
+    .unwrap();
+    model.to_safetensors(&mut file.0).unwrap();
+    copy.load_safetensors(&file.0).unwrap();
+    let weights = GptWeights::<16, 12, 16, 4, 32, 2>::from_safetensors(&file.0).unwrap();
+    dec.prefill(weights, &tokens[..4]).unwrap();
+    copy.load_safetensors(&file.0[..200]).unwrap_err();
+    let _ = model.forward(&[99, 1], &mut cache).unwrap_err();
+    assert_eq!(allocations() - before, 0, "the gpt allocated");
 }
 
 #[test]

@@ -258,3 +258,140 @@ impl AlignedBytes {
         &bytemuck::cast_slice::<u64, u8>(&self.words)[..self.len]
     }
 }
+
+/// GPT-2's tanh-approximated GELU in `f64`.
+pub fn gelu_f64(x: f64) -> f64 {
+    0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+}
+
+/// LayerNorm of one row in `f64` (biased variance, `ε = 1e-5`).
+pub fn layer_norm_f64(x: &[f64], g: &[f64], b: &[f64]) -> Vec<f64> {
+    let n = x.len() as f64;
+    let mu = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / n;
+    let r = 1.0 / (var + 1e-5).sqrt();
+    x.iter()
+        .zip(g.iter().zip(b))
+        .map(|(v, (g, b))| (v - mu) * r * g + b)
+        .collect()
+}
+
+/// The GPT of the `gpt` module computed plainly in `f64`, position by position.
+/// `params` are its tensors in declaration order (`wte`, `wpe`, twelve per block,
+/// `ln_f`), row-major; `dims` = `(V, D, N, F, L)`. Returns the logits (`len × V`) and
+/// the mean next-token loss (NaN for one token).
+pub fn gpt_ref(
+    dims: (usize, usize, usize, usize, usize),
+    params: &[Vec<f64>],
+    tokens: &[u16],
+) -> (Vec<f64>, f64) {
+    let (v, d, n_heads, f, layers) = dims;
+    let hw = d / n_heads;
+    let len = tokens.len();
+    let (wte, wpe) = (&params[0], &params[1]);
+    let matvec = |x: &[f64], w: &[f64], b: &[f64], cols: usize| -> Vec<f64> {
+        (0..cols)
+            .map(|j| {
+                b[j] + x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, xi)| xi * w[i * cols + j])
+                    .sum::<f64>()
+            })
+            .collect()
+    };
+    let mut x: Vec<Vec<f64>> = (0..len)
+        .map(|i| {
+            (0..d)
+                .map(|c| wte[tokens[i] as usize * d + c] + wpe[i * d + c])
+                .collect()
+        })
+        .collect();
+    for l in 0..layers {
+        let p = &params[2 + 12 * l..2 + 12 * (l + 1)];
+        let (ln1g, ln1b, wa, ba, wp, bp) = (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5]);
+        let (ln2g, ln2b, wf, bf, wm, bm) = (&p[6], &p[7], &p[8], &p[9], &p[10], &p[11]);
+        let qkv: Vec<Vec<f64>> = x
+            .iter()
+            .map(|r| matvec(&layer_norm_f64(r, ln1g, ln1b), wa, ba, 3 * d))
+            .collect();
+        for i in 0..len {
+            let mut ctx = vec![0.0; d];
+            for h in 0..n_heads {
+                let q = &qkv[i][h * hw..(h + 1) * hw];
+                let s: Vec<f64> = (0..=i)
+                    .map(|j| {
+                        let k = &qkv[j][d + h * hw..d + (h + 1) * hw];
+                        q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() / (hw as f64).sqrt()
+                    })
+                    .collect();
+                let pr = softmax_f64(&s);
+                for c in 0..hw {
+                    ctx[h * hw + c] = (0..=i).map(|j| pr[j] * qkv[j][2 * d + h * hw + c]).sum();
+                }
+            }
+            let out = matvec(&ctx, wp, bp, d);
+            for c in 0..d {
+                x[i][c] += out[c];
+            }
+        }
+        for row in x.iter_mut() {
+            let hidden: Vec<f64> = matvec(&layer_norm_f64(row, ln2g, ln2b), wf, bf, f)
+                .into_iter()
+                .map(gelu_f64)
+                .collect();
+            let out = matvec(&hidden, wm, bm, d);
+            for c in 0..d {
+                row[c] += out[c];
+            }
+        }
+    }
+    let (lnfg, lnfb) = (&params[2 + 12 * layers], &params[3 + 12 * layers]);
+    let mut logits = vec![0.0; len * v];
+    let mut loss = 0.0;
+    for i in 0..len {
+        let a = layer_norm_f64(&x[i], lnfg, lnfb);
+        for t in 0..v {
+            logits[i * v + t] = (0..d).map(|c| a[c] * wte[t * d + c]).sum();
+        }
+        if i + 1 < len {
+            let r = &logits[i * v..(i + 1) * v];
+            loss += logsumexp_f64(r) - r[tokens[i + 1] as usize];
+        }
+    }
+    let loss = if len > 1 {
+        loss / (len - 1) as f64
+    } else {
+        f64::NAN
+    };
+    (logits, loss)
+}
+
+/// A safetensors file from `(name, dtype, shape, bytes)` entries, data in the order
+/// given, header padded with spaces to a multiple of 8.
+pub fn safetensors_file(entries: &[(String, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let mut header = String::from("{");
+    let mut at = 0;
+    for (k, (name, dtype, shape, bytes)) in entries.iter().enumerate() {
+        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        if k > 0 {
+            header.push(',');
+        }
+        header.push_str(&format!(
+            "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{at},{}]}}",
+            dims.join(","),
+            at + bytes.len()
+        ));
+        at += bytes.len();
+    }
+    header.push('}');
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    for (_, _, _, bytes) in entries {
+        file.extend_from_slice(bytes);
+    }
+    file
+}
