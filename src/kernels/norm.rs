@@ -60,7 +60,7 @@ fn row_stats(x: &[f32], eps: f32) -> Result<(f32, f32)> {
         },
         |a, b| a + b,
     ));
-    let rstd = 1.0 / libm::sqrtf(ss / n + eps);
+    let rstd = 1.0 / simd::sqrt_f32(ss / n + eps);
     if !ss.is_finite() || !rstd.is_finite() {
         return Err(Error::NonFinite {
             what: "layer_norm variance (overflow)",

@@ -178,7 +178,7 @@ impl Adam {
         let bc2 = 1.0 - libm::powf(self.beta2, t as f32);
         Ok(AdamStep {
             step: self.lr / bc1,
-            inv_sqrt_bc2: 1.0 / libm::sqrtf(bc2),
+            inv_sqrt_bc2: 1.0 / simd::sqrt_f32(bc2),
             beta1: self.beta1,
             beta2: self.beta2,
             eps: self.eps,

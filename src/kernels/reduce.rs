@@ -129,7 +129,7 @@ pub fn max_abs(x: &[f32]) -> f32 {
 pub fn global_norm(xs: &[&[f32]]) -> f32 {
     let s: f32 = xs.iter().map(|x| sq_norm(x)).sum();
     if s.is_normal() {
-        return libm::sqrtf(s);
+        return simd::sqrt_f32(s);
     }
     // Zero, subnormal, infinite or NaN: rescale by the largest magnitude (which is also
     // the answer when it is 0, infinite or NaN).
@@ -155,7 +155,7 @@ pub fn global_norm(xs: &[&[f32]]) -> f32 {
             ))
         })
         .sum();
-    scale * libm::sqrtf(s)
+    scale * simd::sqrt_f32(s)
 }
 
 /// Euclidean norm `‖x‖ = sqrt(Σᵢ xᵢ²)`, safe from overflow (see [`global_norm`]).

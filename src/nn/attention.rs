@@ -206,7 +206,7 @@ impl<'a> CausalSelfAttention<'a> {
             scale: if hw == 0 {
                 1.0
             } else {
-                1.0 / libm::sqrtf(hw as f32)
+                1.0 / crate::simd::sqrt_f32(hw as f32)
             },
         }
     }
