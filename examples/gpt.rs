@@ -23,7 +23,7 @@ A byte-level GPT trained on a text, then generating.
 usage: cargo run --release --example gpt -- [TEXT_FILE] [options]
 
   TEXT_FILE        text to train on (default: examples/data/lighthouse.txt)
-  --size NAME      small or base (default base), see below
+  --size NAME      tiny, mcu, small or base (default base), see below
   --steps N        training steps of one T-byte sequence each (default 3000)
   --save FILE      write the trained weights as safetensors (GPT-2's names)
   --load FILE      read weights of the chosen size instead of training
@@ -32,6 +32,8 @@ usage: cargo run --release --example gpt -- [TEXT_FILE] [options]
   --help           this text
 
 sizes (V, T, D, N, F, L): vocabulary (bytes), context, width, heads, MLP width, layers
+  tiny   (256, 16, 16, 2, 32, 2)    runs from flash on the 16 KiB Cortex-M0
+  mcu    (256, 64, 32, 4, 64, 2)    runs from flash on the 128 KiB boards
   small  (256, 32, 32, 2, 128, 1)
   base   (256, 64, 64, 4, 256, 2)
 ";
@@ -73,9 +75,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     match size.as_str() {
+        "tiny" => run::<256, 16, 16, 2, 32, 2>(&opts),
+        "mcu" => run::<256, 64, 32, 4, 64, 2>(&opts),
         "small" => run::<256, 32, 32, 2, 128, 1>(&opts),
         "base" => run::<256, 64, 64, 4, 256, 2>(&opts),
-        other => Err(format!("unknown size {other}: small or base").into()),
+        other => Err(format!("unknown size {other} (see --help)").into()),
     }
 }
 

@@ -10,8 +10,6 @@ use super::model::{BlockGrads, BlockLayers};
 impl BlockLayers<'_> {
     /// `mid = x + attention(ln_1(x))`, `out = mid + mlp(ln_2(mid))` over the `l` rows of
     /// `x`, keeping every intermediate in `b`.
-    // Out of line: on a microcontroller a caller's frame need not hold a block's views.
-    #[inline(never)]
     pub(super) fn forward<const T: usize, const D: usize, const N: usize, const F: usize>(
         &self,
         x: MatRef<'_>,

@@ -135,6 +135,9 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// assert!(model.forward(&[1, 8], &mut cache).is_err()); // token out of range
     /// # Ok::<(), edgegrad::Error>(())
     /// ```
+    // Out of line, like the passes it calls: a training loop's frame need not hold the
+    // weights' view (the stacks of callers and callees add up on a microcontroller).
+    #[inline(never)]
     pub fn forward(&self, tokens: &[u16], cache: &mut GptCache<V, T, D, N, F, L>) -> Result<f32> {
         self.weights().forward(tokens, cache)
     }
@@ -146,6 +149,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// The layers' backward passes in reverse order: the tied output layer (over the
     /// positions that have a target) and the final LayerNorm, the blocks from the last
     /// to the first, the embeddings.
+    #[inline(never)]
     pub fn backward(
         &self,
         c: &mut GptCache<V, T, D, N, F, L>,

@@ -218,25 +218,17 @@ pub fn layer_norm_backward(
         let v = rv * xh.mul_neg_add(mgx, d * gm - mg);
         (v, d.mul_add(xh, dg), db + d)
     };
-    match acc {
-        // Overwrite never reads the old dx (it may hold anything, NaN included).
-        Accum::Overwrite => simd::update(
-            [dx, dgamma, dbeta],
-            [x, gamma, dy],
-            |[_, dg, db], [x, gm, d]| {
-                let (v, dg, db) = grads(x, gm, d, dg, db);
-                [v, dg, db]
-            },
-        ),
-        Accum::Add => simd::update(
-            [dx, dgamma, dbeta],
-            [x, gamma, dy],
-            |[dx, dg, db], [x, gm, d]| {
-                let (v, dg, db) = grads(x, gm, d, dg, db);
-                [dx + v, dg, db]
-            },
-        ),
-    }
+    // One loop for both modes (a second copy doubles the frame on small cores); Overwrite
+    // never uses the old dx, which may hold anything, NaN included.
+    let add = matches!(acc, Accum::Add);
+    simd::update(
+        [dx, dgamma, dbeta],
+        [x, gamma, dy],
+        |[dx, dg, db], [x, gm, d]| {
+            let (v, dg, db) = grads(x, gm, d, dg, db);
+            [if add { dx + v } else { v }, dg, db]
+        },
+    );
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod expected;
+pub mod gpt;
 pub mod parts;
 
 pub use semihosting::{print, println};

@@ -6,7 +6,7 @@
 #![no_std]
 #![no_main]
 
-use edgegrad_firmware::{exit, parts, println, stack};
+use edgegrad_firmware::{exit, gpt, parts, println, stack};
 
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
 #[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
@@ -48,8 +48,29 @@ fn main() -> ! {
     println!(
         "part 4 (inference from flash): skipped, the model's decoder needs more RAM than the part has"
     );
+    stack::paint();
+    #[cfg(not(small_ram))]
+    let gpt_train = gpt::train();
+    #[cfg(not(small_ram))]
+    println!(
+        "part 5 (GPT training): {}, peak stack {} bytes",
+        if gpt_train { "ok" } else { "FAILED" },
+        stack::peak()
+    );
+    // Parameters, gradients and activations need several times the part's RAM.
+    #[cfg(small_ram)]
+    let gpt_train = true;
+    #[cfg(small_ram)]
+    println!("part 5 (GPT training): skipped, training needs more RAM than the part has");
+    stack::paint();
+    let gpt_flash = gpt::flash();
+    println!(
+        "part 6 (GPT from flash): {}, peak stack {} bytes",
+        if gpt_flash { "ok" } else { "FAILED" },
+        stack::peak()
+    );
     println!("shared model arena: {} bytes", parts::ARENA_BYTES);
-    let ok = failed == 0 && w2v && lm && flash;
+    let ok = failed == 0 && w2v && lm && flash && gpt_train && gpt_flash;
     println!(
         "firmware: {}",
         if ok { "all parts passed" } else { "FAILED" }

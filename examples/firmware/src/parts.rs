@@ -10,7 +10,7 @@ use core::mem::ManuallyDrop;
 use edgegrad::attention::AttentionWeights;
 use edgegrad::attention::{AttentionCache, AttentionGrads, AttentionLm, Decoder, Sampling};
 use edgegrad::kernels as k;
-use edgegrad::params::{Params, ParamsMut};
+use edgegrad::params::ParamsMut;
 use edgegrad::train;
 use edgegrad::vocab::{CharVocab, Vocab, VocabBuilder};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
@@ -113,16 +113,40 @@ union Arena {
     w2v: ManuallyDrop<W2vParts>,
     lm: ManuallyDrop<LmParts>,
     flash: ManuallyDrop<FlashParts>,
+    gpt_train: ManuallyDrop<crate::gpt::TrainParts>,
+    gpt_flash: ManuallyDrop<crate::gpt::FlashParts>,
 }
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b { a } else { b }
 }
 const ARENA_WORDS: usize = max(
-    max(size_of::<W2vParts>(), size_of::<LmParts>()),
-    size_of::<FlashParts>(),
+    max(
+        max(size_of::<W2vParts>(), size_of::<LmParts>()),
+        size_of::<FlashParts>(),
+    ),
+    max(
+        size_of::<crate::gpt::TrainParts>(),
+        size_of::<crate::gpt::FlashParts>(),
+    ),
 ) / 4
     + 1;
+
+/// The arena, cleared, as the state of the part that is about to run.
+///
+/// # Safety
+/// No reference into the arena may be alive (the parts run one after another), and
+/// all-zero bytes must be a valid `T` (numbers, lengths, arrays of them).
+pub(crate) unsafe fn arena<T>() -> &'static mut T {
+    const { assert!(size_of::<T>() <= size_of::<Arena>() && align_of::<T>() <= align_of::<Arena>()) };
+    // SAFETY: the caller's promises, and the size checked above; the arena is 4-byte
+    // aligned and T's are at most that (f32s, u16s, usizes).
+    unsafe {
+        let p = core::ptr::addr_of_mut!(ARENA);
+        (*p).bytes = [0; ARENA_WORDS];
+        &mut *p.cast::<T>()
+    }
+}
 
 /// Zero-initialised, so it lives in `.bss`; each part writes its own zero value in place.
 static mut ARENA: Arena = Arena {
@@ -215,11 +239,19 @@ fn sgd_step(lm: &mut LmParts, window: &[u16], lr: f32) -> Option<f32> {
     lm.grads.zero();
     let loss = lm.model.forward(window, &mut lm.cache).ok()?;
     lm.model.backward(&mut lm.cache, &mut lm.grads).ok()?;
-    train::clip_grad_norm(&mut lm.grads, 1.0).ok()?;
-    for i in 0..AttentionLm::<V, T, D, DK>::TENSORS {
-        k::sgd(lm.model.tensor_mut(i), lm.grads.tensor(i), lr).ok()?;
-    }
+    sgd_update(&mut lm.model, &mut lm.grads, lr)?;
     Some(loss)
+}
+
+/// Clips `grads` to a global norm of 1 and applies `θ ← θ − lr·g` over every declared
+/// tensor of any model.
+#[inline(never)]
+pub(crate) fn sgd_update<P: ParamsMut>(model: &mut P, grads: &mut P, lr: f32) -> Option<()> {
+    train::clip_grad_norm(grads, 1.0).ok()?;
+    for i in 0..P::TENSORS {
+        k::sgd(model.tensor_mut(i), grads.tensor(i), lr).ok()?;
+    }
+    Some(())
 }
 
 /// Part 3: train the attention LM on windows of a short text, then generate with the
