@@ -3,6 +3,8 @@
 //! [`Matrix<R, C>`] is a `#[repr(transparent)]` wrapper over `[[f32; C]; R]`. Models
 //! declare their parameters, gradients and activations with it, so every shape check
 //! between them happens at compile time, and hand the kernels zero-cost slice views.
+//! [`WideMatrix<R, K, C>`] (`R × K·C`) and [`WideVector<K, C>`] (`K·C`) hold the shapes
+//! stable Rust cannot write from generic parameters, such as GPT-2's `D × 3D` `c_attn`.
 
 use crate::error::{Result, check_len_range};
 use crate::kernels::{MatMut, MatRef};

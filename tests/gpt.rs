@@ -500,3 +500,30 @@ fn everything_else_stays_strict() {
         }
     );
 }
+
+/// The memory formulas of the `gpt` module's documentation, against the types' sizes.
+fn check_memory<
+    const V: usize,
+    const T: usize,
+    const D: usize,
+    const N: usize,
+    const F: usize,
+    const L: usize,
+>() {
+    let params = 4 * (V * D + T * D + L * (4 * D * D + 2 * D * F + 9 * D + F) + 2 * D);
+    assert_eq!(Gpt::<V, T, D, N, F, L>::BYTES, params);
+    let acts = 4 * (T * (V + 2 * D + 2) + L * T * (8 * D + 2 * F + 4 + N * T)) + 2 * T;
+    let few_words = 0..=32;
+    assert!(few_words.contains(&(GptActivations::<V, T, D, N, F, L>::BYTES - acts)));
+    let cache = acts + 4 * T * (V + 6 * D + T + F);
+    assert!(few_words.contains(&(GptCache::<V, T, D, N, F, L>::BYTES - cache)));
+    let decoder = 4 * (2 * L * T * D + 6 * D + T + F + 2 * V);
+    assert!(few_words.contains(&(GptDecoder::<V, T, D, N, F, L>::BYTES - decoder)));
+}
+
+#[test]
+fn documented_memory_formulas_hold() {
+    check_memory::<256, 64, 64, 4, 256, 2>();
+    check_memory::<32, 16, 16, 2, 64, 2>();
+    check_memory::<13, 10, 12, 3, 24, 3>();
+}

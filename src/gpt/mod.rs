@@ -16,10 +16,11 @@
 //! [`crate::train`] and [`crate::sample`].
 //!
 //! Memory, for sizing RAM before building (`f32`; the `BYTES` constants give the exact
-//! figures): parameters and gradients `4·(V·D + T·D + L·(12·D² + 2·D·F + 9·D + F) + 2·D)`
-//! bytes each (with `F = 4D`: about `4·(V·D + T·D + 16·L·D²)`), Adam state twice that;
-//! the activations `4·(T·(V + 2D + 2) + L·T·(7D + 2F + 4 + N·T))` bytes, the backward
-//! buffers `4·T·(V + 6D + T + F)` more; the decoder `4·(2·L·T·D + 7D + T + F + 2V)`.
+//! figures): parameters and gradients `4·(V·D + T·D + L·(4·D² + 2·D·F + 9·D + F) + 2·D)`
+//! bytes each (with `F = 4D`: about `4·(V·D + T·D + 12·L·D²)`), Adam state twice that;
+//! the activations `4·(T·(V + 2D + 2) + L·T·(8D + 2F + 4 + N·T)) + 2T` bytes, the
+//! backward buffers `4·T·(V + 6D + T + F)` more; the decoder `4·(2·L·T·D + 6D + T + F +
+//! 2V)` (each plus a few words).
 //!
 //! [`Embedding`]: crate::nn::Embedding
 //! [`LayerNorm`]: crate::nn::LayerNorm

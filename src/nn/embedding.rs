@@ -1,5 +1,6 @@
 //! Token and position embeddings: a lookup and a sum, its scatter-add backward pass and
-//! its one-position step.
+//! its one-position step; and the token table as a tied output layer
+//! (`logits = x·tokensᵀ`, GPT-2's `lm_head`) with its backward pass and step.
 
 use crate::error::{Result, check_index, check_len, check_len_range, check_same_shape};
 use crate::kernels::{self as k, Accum, MatMut, MatRef};

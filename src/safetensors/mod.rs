@@ -17,11 +17,17 @@
 //! | model | export | import | in place |
 //! |---|---|---|---|
 //! | [`AttentionLm`](crate::attention::AttentionLm) | `to_safetensors`, `SAFETENSORS_BYTES` | `load_safetensors` | [`AttentionWeights::from_safetensors`](crate::attention::AttentionWeights::from_safetensors) |
+//! | [`Gpt`](crate::gpt::Gpt) | `to_safetensors`, `SAFETENSORS_BYTES` | `load_safetensors` | [`GptWeights::from_safetensors`](crate::gpt::GptWeights::from_safetensors) |
 //! | [`Word2Vec`](crate::word2vec::Word2Vec) | `to_safetensors`, `SAFETENSORS_BYTES` | `load_safetensors` | — |
+//! | any [`params!`](crate::params!) declaration | [`export`], [`file_len`] | [`import`] | [`view`] |
 //!
 //! Tensor names and shapes are the models' own (`tok_emb` `[V, D]`, …, `b_out` `[V]`;
-//! word2vec `input` and `output`, `[V, D]`), so files written by NumPy or PyTorch with
-//! those names load directly. Reading checks everything before copying anything:
+//! word2vec `input` and `output`, `[V, D]`; the GPT exactly Hugging Face GPT-2's,
+//! `transformer.wte.weight` `[V, D]`, …, `transformer.h.{i}.attn.c_attn.weight`
+//! `[D, 3D]`, …), so files written by NumPy or PyTorch with those names load directly.
+//! A model's [`Aliases`] name what else its files may hold: the GPT accepts names
+//! without `transformer.` (`GPT2Model`), a `lm_head.weight` equal to the tied token
+//! table, and the causal-mask buffers `h.{i}.attn.bias`/`masked_bias` (ignored). Reading checks everything before copying anything:
 //!
 //! - the header is at most [`MAX_HEADER_LEN`] bytes, inside the file, begins with `{`
 //!   and is valid UTF-8 JSON (parsed by `serde-json-core`; string escapes and list
@@ -29,7 +35,7 @@
 //! - `__metadata__`, if present, maps strings to strings (or is `null`);
 //! - every tensor of the model is present exactly once, with dtype `F32`, exactly the
 //!   model's shape, and an entry of exactly `dtype`, `shape` and `data_offsets`; no
-//!   other tensor is;
+//!   other tensor is, beyond what the model's [`Aliases`] allow;
 //! - the byte ranges lie in the data section, are `4 ×` the element count long, and
 //!   tile the section exactly: no overlap, no hole, no trailing bytes.
 //!

@@ -137,7 +137,7 @@ const ARENA_WORDS: usize = max(
 /// # Safety
 /// No reference into the arena may be alive (the parts run one after another), and
 /// all-zero bytes must be a valid `T` (numbers, lengths, arrays of them).
-pub(crate) unsafe fn arena<T>() -> &'static mut T {
+pub unsafe fn arena<T>() -> &'static mut T {
     const { assert!(size_of::<T>() <= size_of::<Arena>() && align_of::<T>() <= align_of::<Arena>()) };
     // SAFETY: the caller's promises, and the size checked above; the arena is 4-byte
     // aligned and T's are at most that (f32s, u16s, usizes).

@@ -8,12 +8,15 @@
 use core::hint::black_box;
 
 use edgegrad::attention::{AttentionCache, AttentionLm};
+use edgegrad::gpt::GptDecoder;
 use edgegrad::kernels::{self as k, Accum, MatMut, MatRef};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
+use edgegrad_firmware::gpt::{host_gpt, host_weights};
+use edgegrad_firmware::parts::arena;
 use edgegrad_firmware::{exit, fw_bench_start, fw_bench_stop, println};
 use rand_core::SeedableRng;
 
-fn region(label: &str, work: u64, unit: &str, f: impl FnOnce()) {
+fn region(label: impl core::fmt::Display, work: u64, unit: &str, f: impl FnOnce()) {
     println!("region {label} {work} {unit}");
     fw_bench_start();
     f();
@@ -21,32 +24,26 @@ fn region(label: &str, work: u64, unit: &str, f: impl FnOnce()) {
 }
 
 const N: usize = 32;
-static mut A: [f32; N * N] = [0.0; N * N];
-static mut B: [f32; N * N] = [0.0; N * N];
-static mut C: [f32; N * N] = [0.0; N * N];
-static mut X: [f32; 256] = [0.0; 256];
-static mut Y: [f32; 256] = [0.0; 256];
+/// The kernels' operands: `A`, `B`, `C` (`N × N`), `x`, `y` (256).
+type KernelState = ([[f32; N * N]; 3], [[f32; 256]; 2]);
 
 type Lm = AttentionLm<32, 24, 32, 16>;
-static mut LM: Lm = Lm::ZERO;
-static mut GRADS: Lm = Lm::ZERO;
-static mut CACHE: AttentionCache<32, 24, 32, 16> = AttentionCache::ZERO;
-static mut W2V: Word2Vec<64, 64> = Word2Vec::ZERO;
-static mut TRAINER: Word2VecTrainer<64, 64, 256, 16> = Word2VecTrainer::ZERO;
+type GptDecoderOfFlash = GptDecoder<
+    { host_gpt::V },
+    { host_gpt::T },
+    { host_gpt::D },
+    { host_gpt::N },
+    { host_gpt::F },
+    { host_gpt::L },
+>;
 
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
 #[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
 fn main() -> ! {
-    // SAFETY: single-threaded; each static is borrowed once, here.
-    let (a, b, c, x, y) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(A),
-            &mut *core::ptr::addr_of_mut!(B),
-            &mut *core::ptr::addr_of_mut!(C),
-            &mut *core::ptr::addr_of_mut!(X),
-            &mut *core::ptr::addr_of_mut!(Y),
-        )
-    };
+    // The kernels, then each model, take turns in the firmware's arena (zero bytes are
+    // a valid value of each), so that together they fit the boards' RAM.
+    // SAFETY: nothing else borrows the arena; all-zero is a valid `KernelState`.
+    let ([a, b, c], [x, y]) = unsafe { arena::<KernelState>() };
     for (i, v) in a.iter_mut().enumerate() {
         *v = ((i * 7) % 13) as f32 * 0.1 - 0.6;
     }
@@ -113,12 +110,11 @@ fn main() -> ! {
     });
 
     // SAFETY: as above.
-    let (lm, grads, cache) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(LM),
-            &mut *core::ptr::addr_of_mut!(GRADS),
-            &mut *core::ptr::addr_of_mut!(CACHE),
-        )
+    type LmState = (Lm, Lm, AttentionCache<32, 24, 32, 16>);
+    // SAFETY: the kernels' borrows have ended; all-zero is a valid `LmState`.
+    let (lm, grads, cache) = {
+        let s: &mut LmState = unsafe { arena() };
+        (&mut s.0, &mut s.1, &mut s.2)
     };
     let mut rng = rand_pcg::Pcg32::seed_from_u64(3);
     lm.init(&mut rng);
@@ -132,12 +128,11 @@ fn main() -> ! {
             k::sgd(p, g, 0.1).unwrap();
         }
     });
-    // SAFETY: as above.
-    let (w2v, trainer) = unsafe {
-        (
-            &mut *core::ptr::addr_of_mut!(W2V),
-            &mut *core::ptr::addr_of_mut!(TRAINER),
-        )
+    type W2vState = (Word2Vec<64, 64>, Word2VecTrainer<64, 64, 256, 16>);
+    // SAFETY: the attention LM's borrows have ended; all-zero is a valid `W2vState`.
+    let (w2v, trainer) = {
+        let s: &mut W2vState = unsafe { arena() };
+        (&mut s.0, &mut s.1)
     };
     w2v.init(&mut rng);
     let counts: [u64; 64] = core::array::from_fn(|i| if i == 0 { 0 } else { 100 / i as u64 + 1 });
@@ -155,6 +150,23 @@ fn main() -> ! {
                 .step(w2v, &[3], 7, black_box(&[11, 13, 17, 19, 23]), 0.025)
                 .unwrap(),
         );
+    });
+    // The host-trained GPT from flash: 8 positions of prompt, then the next 8 tokens
+    // (positions 8..16, within every size's context) one decoder step each, as
+    // generation runs them.
+    // SAFETY: word2vec's borrows have ended; all-zero is a valid decoder.
+    let decoder: &mut GptDecoderOfFlash = unsafe { arena() };
+    let weights = host_weights().unwrap();
+    let text = b"The keeper was c";
+    for &t in &text[..8] {
+        decoder.step(weights, u16::from(t)).unwrap();
+    }
+    use host_gpt::{D, F, L, N, T, V};
+    let label = format_args!("gpt_from_flash_{V}x{T}x{D}x{N}x{F}x{L}_token");
+    region(label, 8, "token", || {
+        for &t in &text[8..] {
+            black_box(decoder.step(weights, u16::from(black_box(t))).unwrap());
+        }
     });
     println!("insns: done");
     exit(0)
