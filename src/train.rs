@@ -2,9 +2,9 @@
 //! optimiser state, working tensor by tensor through [`Params`](crate::params::Params)
 //! — no model lists its tensors for them.
 //!
-//! A model's train step is its own forward and backward pass followed by
-//! [`apply_gradients`], which clips the gradients' global norm and updates every
-//! parameter with SGD, momentum SGD or Adam/AdamW:
+//! A model's train step ([`step`], for any [`LanguageModel`]) is its own forward and
+//! backward pass followed by [`apply_gradients`], which clips the gradients' global
+//! norm and updates every parameter with SGD, momentum SGD or Adam/AdamW:
 //!
 //! ```
 //! use edgegrad::params::Init;
@@ -196,4 +196,60 @@ pub fn apply_gradients<P: ParamsMut>(
         }
     }
     Ok(norm)
+}
+
+/// A model trained on token sequences: its loss and its gradients, which is all that
+/// [`step`] needs. Every model of the crate implements it (its inherent `forward` and
+/// `backward`), so a training loop can be written once for all of them.
+pub trait LanguageModel: ParamsMut {
+    /// What a forward pass keeps for the backward pass.
+    type Cache;
+    /// Forward pass over `tokens` with the mean next-token cross-entropy (nats),
+    /// keeping in `cache` what [`backward`](Self::backward) needs.
+    fn forward(&self, tokens: &[u16], cache: &mut Self::Cache) -> Result<f32>;
+    /// Adds `∂loss/∂θ` of the last forward pass in `cache` to `grads`.
+    fn backward(&self, cache: &mut Self::Cache, grads: &mut Self) -> Result<()>;
+}
+
+/// One training step on one sequence: `model.forward`, clear `grads`,
+/// `model.backward`, then [`apply_gradients`]. An error in the forward pass changes
+/// neither the model nor `grads` nor `state`; one from `apply_gradients` leaves the
+/// model and the state unchanged and `grads` holding this sequence's gradients.
+///
+/// ```
+/// use edgegrad::gpt::{Gpt, GptCache};
+/// use edgegrad::train::{self, LanguageModel, OptState, Optimizer, TrainConfig};
+/// use rand_core::SeedableRng;
+///
+/// // A loop for any model.
+/// fn fit<M: LanguageModel>(m: &mut M, text: &[u16], c: &mut M::Cache, g: &mut M,
+///                          s: &mut OptState<M>) -> edgegrad::Result<f32> {
+///     let cfg = TrainConfig { optimizer: Optimizer::Sgd { lr: 0.1 }, max_grad_norm: Some(1.0) };
+///     let mut loss = f32::INFINITY;
+///     for _ in 0..100 {
+///         loss = train::step(m, text, c, g, s, &cfg)?.loss;
+///     }
+///     Ok(loss)
+/// }
+/// type Tiny = Gpt<8, 6, 8, 2, 16, 1>;
+/// let (mut model, mut grads) = (Box::new(Tiny::ZERO), Box::new(Tiny::ZERO));
+/// let (mut cache, mut state) = (Box::new(GptCache::ZERO), Box::new(OptState::ZERO));
+/// model.init(&mut rand_pcg::Pcg32::seed_from_u64(3));
+/// let loss = fit(&mut *model, &[1, 2, 3, 1, 2, 3], &mut cache, &mut grads, &mut state)?;
+/// assert!(loss < 8f32.ln() / 2.0);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn step<M: LanguageModel>(
+    model: &mut M,
+    tokens: &[u16],
+    cache: &mut M::Cache,
+    grads: &mut M,
+    state: &mut OptState<M>,
+    cfg: &TrainConfig,
+) -> Result<StepStats> {
+    let loss = model.forward(tokens, cache)?;
+    params::zero(grads);
+    model.backward(cache, grads)?;
+    let grad_norm = apply_gradients(model, grads, state, cfg)?;
+    Ok(StepStats { loss, grad_norm })
 }

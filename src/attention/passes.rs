@@ -268,10 +268,18 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         state: &mut AttentionOptState<V, T, D, DK>,
         cfg: &TrainConfig,
     ) -> Result<StepStats> {
-        let loss = self.forward(tokens, cache)?;
-        grads.zero();
-        self.backward(cache, grads)?;
-        let grad_norm = self.apply_gradients(grads, state, cfg)?;
-        Ok(StepStats { loss, grad_norm })
+        train::step(self, tokens, cache, grads, state, cfg)
+    }
+}
+
+impl<const V: usize, const T: usize, const D: usize, const DK: usize> train::LanguageModel
+    for AttentionLm<V, T, D, DK>
+{
+    type Cache = AttentionCache<V, T, D, DK>;
+    fn forward(&self, tokens: &[u16], cache: &mut Self::Cache) -> Result<f32> {
+        self.forward(tokens, cache)
+    }
+    fn backward(&self, cache: &mut Self::Cache, grads: &mut Self) -> Result<()> {
+        self.backward(cache, grads)
     }
 }

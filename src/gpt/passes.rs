@@ -261,10 +261,18 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
         state: &mut GptOptState<V, T, D, N, F, L>,
         cfg: &TrainConfig,
     ) -> Result<StepStats> {
-        let loss = self.forward(tokens, cache)?;
-        grads.zero();
-        self.backward(cache, grads)?;
-        let grad_norm = self.apply_gradients(grads, state, cfg)?;
-        Ok(StepStats { loss, grad_norm })
+        train::step(self, tokens, cache, grads, state, cfg)
+    }
+}
+
+impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: usize, const L: usize>
+    train::LanguageModel for Gpt<V, T, D, N, F, L>
+{
+    type Cache = GptCache<V, T, D, N, F, L>;
+    fn forward(&self, tokens: &[u16], cache: &mut Self::Cache) -> Result<f32> {
+        self.forward(tokens, cache)
+    }
+    fn backward(&self, cache: &mut Self::Cache, grads: &mut Self) -> Result<()> {
+        self.backward(cache, grads)
     }
 }

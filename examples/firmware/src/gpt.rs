@@ -1,9 +1,7 @@
 //! Parts 5 and 6 of the firmware: a GPT (GPT-2's architecture) trained on the board, and
 //! one trained on the host by the `gpt` example, run from flash.
 
-#[cfg(not(small_ram))]
-use edgegrad::gpt::GptCache;
-use edgegrad::gpt::{Gpt, GptDecoder, GptWeights, Sampling};
+use edgegrad::gpt::{Gpt, Sampling};
 use edgegrad::kernels as k;
 #[cfg(not(small_ram))]
 use edgegrad::vocab::CharVocab;
@@ -26,6 +24,9 @@ mod train_size {
     pub const F: usize = 64;
     pub const L: usize = 2;
     pub const STEPS: u32 = 200;
+    pub type Model = edgegrad::gpt::Gpt<V, T, D, N, F, L>;
+    pub type Cache = edgegrad::gpt::GptCache<V, T, D, N, F, L>;
+    pub type Decoder = edgegrad::gpt::GptDecoder<V, T, D, N, F, L>;
 }
 
 /// Part 5 state.
@@ -33,38 +34,10 @@ mod train_size {
 pub struct TrainParts {
     chars: CharVocab<{ train_size::V }>,
     ids: [u16; TEXT.len()],
-    model: Gpt<
-        { train_size::V },
-        { train_size::T },
-        { train_size::D },
-        { train_size::N },
-        { train_size::F },
-        { train_size::L },
-    >,
-    grads: Gpt<
-        { train_size::V },
-        { train_size::T },
-        { train_size::D },
-        { train_size::N },
-        { train_size::F },
-        { train_size::L },
-    >,
-    cache: GptCache<
-        { train_size::V },
-        { train_size::T },
-        { train_size::D },
-        { train_size::N },
-        { train_size::F },
-        { train_size::L },
-    >,
-    decoder: GptDecoder<
-        { train_size::V },
-        { train_size::T },
-        { train_size::D },
-        { train_size::N },
-        { train_size::F },
-        { train_size::L },
-    >,
+    model: train_size::Model,
+    grads: train_size::Model,
+    cache: train_size::Cache,
+    decoder: train_size::Decoder,
 }
 
 #[cfg(small_ram)]
@@ -178,6 +151,8 @@ pub mod host_gpt {
     pub const F: usize = 64;
     pub const L: usize = 2;
     pub static WEIGHTS: &[u8] = edgegrad::include_safetensors!("../../data/gpt-mcu.safetensors");
+    pub type Decoder = edgegrad::gpt::GptDecoder<V, T, D, N, F, L>;
+    pub type Weights = edgegrad::gpt::GptWeights<'static, V, T, D, N, F, L>;
 }
 #[cfg(small_ram)]
 pub mod host_gpt {
@@ -188,33 +163,18 @@ pub mod host_gpt {
     pub const F: usize = 32;
     pub const L: usize = 2;
     pub static WEIGHTS: &[u8] = edgegrad::include_safetensors!("../../data/gpt-tiny.safetensors");
+    pub type Decoder = edgegrad::gpt::GptDecoder<V, T, D, N, F, L>;
+    pub type Weights = edgegrad::gpt::GptWeights<'static, V, T, D, N, F, L>;
 }
 
 /// Part 6 state: the decoder of the host-trained GPT.
 pub struct FlashParts {
-    decoder: GptDecoder<
-        { host_gpt::V },
-        { host_gpt::T },
-        { host_gpt::D },
-        { host_gpt::N },
-        { host_gpt::F },
-        { host_gpt::L },
-    >,
+    decoder: host_gpt::Decoder,
 }
 
 /// The host-trained GPT's weights, in place.
-pub fn host_weights() -> edgegrad::Result<
-    GptWeights<
-        'static,
-        { host_gpt::V },
-        { host_gpt::T },
-        { host_gpt::D },
-        { host_gpt::N },
-        { host_gpt::F },
-        { host_gpt::L },
-    >,
-> {
-    GptWeights::from_safetensors(host_gpt::WEIGHTS)
+pub fn host_weights() -> edgegrad::Result<host_gpt::Weights> {
+    host_gpt::Weights::from_safetensors(host_gpt::WEIGHTS)
 }
 
 /// Part 6: the host-trained GPT from flash: checks the file, measures the model's loss

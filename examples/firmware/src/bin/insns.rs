@@ -8,7 +8,6 @@
 use core::hint::black_box;
 
 use edgegrad::attention::{AttentionCache, AttentionLm};
-use edgegrad::gpt::GptDecoder;
 use edgegrad::kernels::{self as k, Accum, MatMut, MatRef};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use edgegrad_firmware::gpt::{host_gpt, host_weights};
@@ -28,14 +27,6 @@ const N: usize = 32;
 type KernelState = ([[f32; N * N]; 3], [[f32; 256]; 2]);
 
 type Lm = AttentionLm<32, 24, 32, 16>;
-type GptDecoderOfFlash = GptDecoder<
-    { host_gpt::V },
-    { host_gpt::T },
-    { host_gpt::D },
-    { host_gpt::N },
-    { host_gpt::F },
-    { host_gpt::L },
->;
 
 #[cfg_attr(target_arch = "arm", cortex_m_rt::entry)]
 #[cfg_attr(target_arch = "riscv32", riscv_rt::entry)]
@@ -155,7 +146,7 @@ fn main() -> ! {
     // (positions 8..16, within every size's context) one decoder step each, as
     // generation runs them.
     // SAFETY: word2vec's borrows have ended; all-zero is a valid decoder.
-    let decoder: &mut GptDecoderOfFlash = unsafe { arena() };
+    let decoder: &mut host_gpt::Decoder = unsafe { arena() };
     let weights = host_weights().unwrap();
     let text = b"The keeper was c";
     for &t in &text[..8] {
