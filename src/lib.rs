@@ -25,7 +25,7 @@
 //! | tensors and views | [`tensor`], [`MatRef`], [`MatMut`] | `Matrix<R, C>`, `WideMatrix`, `WideVector` with shapes in types; strided views for the kernels |
 //! | parameters | [`params`](mod@params) | [`params!`]: a model's tensors declared once, owned or borrowed, with names, shapes, initialisation |
 //! | layers | [`nn`] | `Embedding`, `Linear`, `LayerNorm`, `Gelu`, `Mlp`, multi-head `CausalSelfAttention`: forward, backward, one-position step |
-//! | training, sampling | [`train`], [`sample`] | optimisers, clipping and their state over any declared parameters; choosing a token |
+//! | training, sampling | [`train`], [`sample`] | optimisers, clipping and their state over any declared parameters; one training step for every model; choosing a token, generating |
 //! | models | [`attention`], [`gpt`], [`word2vec`] | a causal attention language model; a GPT-2-style transformer (L layers, N heads); word2vec (skip-gram, CBOW) |
 //! | support | [`vocab`], [`safetensors`] | word and character vocabularies; weights in the safetensors format (Hugging Face GPT-2 checkpoints included) |
 //!
