@@ -263,6 +263,28 @@ fn input_errors_are_reported_and_change_nothing() {
     assert!(dec.is_empty());
 }
 
+/// Finite but huge weights whose logits overflow: every pass that returns logits says
+/// so instead of returning `Ok` with ±inf or NaN in them.
+#[test]
+fn overflowing_logits_are_an_error_not_ok() {
+    let mut m = model::<V, T, D, N, F, L>(12);
+    m.ln_f.weight = [1e30; D];
+    for row in &mut m.wte.0 {
+        for w in row.iter_mut() {
+            *w *= 1e10;
+        }
+    }
+    assert!(m.tensor(0).iter().all(|w| w.is_finite()));
+    let mut cache = Box::new(Cache::ZERO);
+    let non_finite = |r: Result<(), Error>| matches!(r, Err(Error::NonFinite { .. }));
+    assert!(non_finite(m.forward_logits(&[1, 2, 3], &mut cache)));
+    assert!(cache.logits(0).is_none(), "no rows after a failed pass");
+    assert!(non_finite(m.forward(&[1, 2, 3], &mut cache).map(|_| ())));
+    let mut dec = Box::new(GptDecoder::ZERO);
+    assert!(non_finite(dec.step(&*m, 1).map(|_| ())));
+    assert!(dec.is_empty(), "a failed step decodes nothing");
+}
+
 #[test]
 fn single_head_single_layer_trains_too() {
     let mut m = model::<7, 6, 8, 1, 16, 1>(9);

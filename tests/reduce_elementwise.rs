@@ -189,3 +189,25 @@ fn elementwise_handles_extreme_values() {
     k::mul(&[sub, 1e30, 1e-30, 2.0], &[2.0, 1e30, 1e-30, 0.5], &mut out).unwrap();
     assert_eq!(out, [f32::from_bits(6), f32::INFINITY, 0.0, 1.0]);
 }
+
+#[test]
+fn check_finite_names_the_first_non_finite_value_on_every_tail() {
+    for n in lengths() {
+        let x: Vec<f32> = (0..n).map(|i| ((i % 15) as f32 - 7.0) * 4e37).collect();
+        assert!(k::check_finite("x", &x).is_ok());
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, n / 2, n.saturating_sub(1)]
+                .into_iter()
+                .filter(|&i| i < n)
+            {
+                let mut y = x.clone();
+                y[at] = bad;
+                assert!(
+                    matches!(k::check_finite("x", &y), Err(Error::NonFinite { what: "x", index }) if index == at),
+                    "n = {n}, bad at {at}"
+                );
+            }
+        }
+    }
+    assert!(k::check_finite("x", &[]).is_ok());
+}

@@ -108,7 +108,10 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
 
     /// Appends `token` at the next position and returns the logits for the position
     /// after it. [`Error::InvalidLength`](crate::Error::InvalidLength) once `T`
-    /// positions are used.
+    /// positions are used; [`Error::NonFinite`](crate::Error::NonFinite) if a logit
+    /// overflows. After an error nothing is decoded ([`len`](Self::len) is unchanged);
+    /// the KV cache's row at that position and [`logits`](Self::logits) may have been
+    /// overwritten.
     // Out of line (the layers' steps inlined into it): a caller's frame need not hold
     // its views.
     #[inline(never)]

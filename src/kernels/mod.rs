@@ -37,7 +37,7 @@ pub use matmul::{
 };
 pub use norm::{layer_norm, layer_norm_backward, layer_norm_backward_rows, layer_norm_rows};
 pub use optim::{Adam, AdamStep, accumulate, clip_grad_norm, sgd, sgd_momentum, zero_grads};
-pub use reduce::{dot, global_norm, max, max_abs, norm, sq_norm, sum};
+pub use reduce::{check_finite, dot, global_norm, max, max_abs, norm, sq_norm, sum};
 pub use softmax::{
     log_softmax, log_softmax_backward, log_softmax_backward_rows, log_softmax_rows, logsumexp,
     logsumexp_rows, softmax, softmax_backward, softmax_backward_in_place, softmax_backward_rows,

@@ -1,6 +1,6 @@
 //! Reductions: sum, maximum, dot product, squared norm and norms.
 
-use crate::error::{Result, check_len};
+use crate::error::{Error, Result, check_len};
 use crate::simd::{self, splat};
 
 /// `Σᵢ xᵢ` (0 for an empty slice).
@@ -22,6 +22,30 @@ pub fn sum(x: &[f32]) -> f32 {
         |a, [v]| a + v,
         |a, b| a + b,
     ))
+}
+
+/// `Ok` if every value of `x` is finite, else [`Error::NonFinite`] naming `what` and
+/// the index of the first value that is not. One vectorised pass (`0·v` is ±0 for a
+/// finite `v` and NaN for ±inf and NaN); the position is searched only on failure.
+///
+/// ```
+/// use edgegrad::kernels::check_finite;
+/// assert!(check_finite("x", &[1.0, -3.0e38]).is_ok());
+/// assert!(check_finite("x", &[1.0, f32::NEG_INFINITY]).is_err());
+/// ```
+pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
+    let flag = simd::hsum(simd::reduce(
+        [x],
+        [0.0],
+        splat(0.0),
+        |a, [v]| a + v * 0.0,
+        |a, b| a + b,
+    ));
+    if flag == 0.0 {
+        return Ok(());
+    }
+    let index = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    Err(Error::NonFinite { what, index })
 }
 
 /// Lane-wise maximum and NaN flag over a slice of magnitudes (`ABS`) or values: the
@@ -64,7 +88,7 @@ pub fn max(x: &[f32]) -> f32 {
 
 /// Dot product `⟨a, b⟩ = Σᵢ aᵢ·bᵢ`, with fused multiply-adds where the target has them.
 ///
-/// Errors with [`Error::LengthMismatch`](crate::Error::LengthMismatch) unless
+/// Errors with [`Error::LengthMismatch`] unless
 /// `a.len() == b.len()`.
 ///
 /// ```

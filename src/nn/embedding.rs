@@ -100,9 +100,14 @@ impl<'a> Embedding<'a> {
     }
 
     /// The token table as a tied output layer (GPT-2's): `logits = x·tokensᵀ` for every
-    /// row of `x` (`rows × D` → `rows × V`).
-    pub fn logits(&self, x: MatRef<'_>, logits: MatMut<'_>) -> Result<()> {
-        k::matmul_nt(x, self.tokens, logits, Accum::Overwrite)
+    /// row of `x` (`rows × D` → `rows × V`). A logit that overflows (huge finite
+    /// weights) is [`Error::NonFinite`](crate::Error::NonFinite), with `logits` written.
+    pub fn logits(&self, x: MatRef<'_>, mut logits: MatMut<'_>) -> Result<()> {
+        k::matmul_nt(x, self.tokens, logits.rb_mut(), Accum::Overwrite)?;
+        logits
+            .as_ref()
+            .row_iter()
+            .try_for_each(|row| k::check_finite("tied output layer logits", row))
     }
 
     /// Backward pass of [`logits`](Self::logits) given `dlogits = ∂L/∂logits`:
@@ -132,10 +137,12 @@ impl<'a> Embedding<'a> {
         k::matmul(dlogits, self.tokens, dx, acc)
     }
 
-    /// [`logits`](Self::logits) for one row: `logits = tokens·x`.
+    /// [`logits`](Self::logits) for one row: `logits = tokens·x` (the same
+    /// [`Error::NonFinite`](crate::Error::NonFinite) on overflow).
     #[inline]
     pub fn logits_step(&self, x: &[f32], logits: &mut [f32]) -> Result<()> {
-        k::matvec(self.tokens, x, logits, Accum::Overwrite)
+        k::matvec(self.tokens, x, logits, Accum::Overwrite)?;
+        k::check_finite("tied output layer logits", logits)
     }
 
     /// [`forward`](Self::forward) for one token at position `pos`.
