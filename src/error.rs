@@ -84,6 +84,12 @@ pub enum Error {
         /// What a valid value looks like.
         expected: &'static str,
     },
+    /// A result asked for is not there: a decoder sampled before a successful step
+    /// (fresh, reset, truncated, or after a step that failed).
+    NoLogits {
+        /// The call at fault.
+        what: &'static str,
+    },
     /// A safetensors file that does not hold what the model needs: the tensor at fault
     /// (`None` for a problem of the file as a whole) and what is wrong with it.
     Safetensors {
@@ -189,6 +195,12 @@ pub enum FormatProblem {
     Extra {
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// The tensor holds a NaN or an infinity (weights are finite: a non-finite one
+    /// makes every output NaN).
+    NonFinite {
+        /// The first such element, in the tensor's row-major order.
+        index: usize,
     },
     /// The tensor's bytes are not 4-byte aligned in memory, so they cannot be read in
     /// place as `f32` (place the file at an aligned address, e.g. with
@@ -354,6 +366,9 @@ impl fmt::Display for FormatProblem {
                     "an entry besides the model's tensors is refused: {reason}"
                 )
             }
+            FormatProblem::NonFinite { index } => {
+                write!(f, "element {index} is NaN or infinite")
+            }
             FormatProblem::Misaligned { offset } => write!(
                 f,
                 "data at address ≡ {offset} (mod 4), not aligned for f32 (use include_safetensors!)"
@@ -399,6 +414,10 @@ impl fmt::Display for Error {
             Error::InvalidParameter { what, expected } => {
                 write!(f, "{what}: invalid value, expected {expected}")
             }
+            Error::NoLogits { what } => write!(
+                f,
+                "{what}: no logits (no successful step since the decoder was created, reset or truncated, or the last step failed)"
+            ),
             Error::Safetensors {
                 tensor: Some(name),
                 problem,

@@ -31,7 +31,8 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::kernels::{self as k, Adam, AdamStep};
+use crate::kernels::optim::Rule;
+use crate::kernels::{self as k, Adam};
 use crate::params::{self, ParamsMut, Zero};
 
 /// How parameters are updated from gradients.
@@ -54,35 +55,25 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
-    /// Checks the hyper-parameters: a finite learning rate, `0 ≤ momentum < 1`, and
-    /// Adam's own conditions.
+    /// Checks the hyper-parameters: a finite learning rate `≥ 0`, `0 ≤ momentum < 1`,
+    /// and Adam's own ranges ([`Adam::validate`]); anything else is
+    /// [`Error::InvalidParameter`] naming the bound.
     pub fn validate(&self) -> Result<()> {
-        let (lr, momentum) = match *self {
-            Optimizer::Sgd { lr } => (lr, 0.0),
-            Optimizer::Momentum { lr, momentum } => (lr, momentum),
-            Optimizer::Adam(adam) => return adam.validate(),
-        };
-        if !lr.is_finite() {
-            return Err(Error::InvalidParameter {
-                what: "optimizer lr",
-                expected: "a finite learning rate",
-            });
-        }
-        if !(0.0..1.0).contains(&momentum) {
-            return Err(Error::InvalidParameter {
-                what: "optimizer momentum",
-                expected: "0 <= momentum < 1",
-            });
-        }
-        Ok(())
+        self.rule(1).map(|_| ())
     }
-}
 
-/// One step's update rule, with Adam's per-step constants computed once for all tensors.
-enum Update {
-    Sgd(f32),
-    Momentum(f32, f32),
-    Adam(AdamStep),
+    /// The update of step `t` with its constants; the checks of [`validate`](Self::validate).
+    fn rule(&self, t: u32) -> Result<Rule> {
+        // The kernels' own validation, on an empty tensor.
+        match *self {
+            Optimizer::Sgd { lr } => k::sgd(&mut [], &[], lr).map(|()| Rule::Sgd(lr)),
+            Optimizer::Momentum { lr, momentum } => {
+                k::sgd_momentum(&mut [], &[], &mut [], lr, momentum)
+                    .map(|()| Rule::Momentum(lr, momentum))
+            }
+            Optimizer::Adam(adam) => adam.prepare(t).map(Rule::Adam),
+        }
+    }
 }
 
 /// Settings of a training step.
@@ -142,6 +133,16 @@ impl<P: ParamsMut> OptState<P> {
 /// slices) and returns the norm before clipping. A NaN or infinite gradient is
 /// [`Error::NonFinite`] (`index`: the first such tensor) and changes nothing.
 pub fn clip_grad_norm<P: ParamsMut + ?Sized>(grads: &mut P, max_norm: f32) -> Result<f32> {
+    let (total, factor) = clip_factor(grads, max_norm)?;
+    if factor != 1.0 {
+        params::scale(grads, factor);
+    }
+    Ok(total)
+}
+
+/// The global norm of `grads` and the factor clipping multiplies them by (1 when the
+/// norm is within `max_norm`); a non-finite norm is [`Error::NonFinite`].
+fn clip_factor<P: ParamsMut + ?Sized>(grads: &P, max_norm: f32) -> Result<(f32, f32)> {
     if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::InvalidParameter {
             what: "clip_grad_norm max_norm",
@@ -158,42 +159,59 @@ pub fn clip_grad_norm<P: ParamsMut + ?Sized>(grads: &mut P, max_norm: f32) -> Re
             index,
         });
     }
-    if total > max_norm {
-        params::scale(grads, max_norm / (total + 1e-6));
-    }
-    Ok(total)
+    Ok((
+        total,
+        if total > max_norm {
+            max_norm / (total + 1e-6)
+        } else {
+            1.0
+        },
+    ))
 }
 
 /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates `params` with
 /// `cfg.optimizer`, tensor by tensor. Returns the gradient norm before clipping.
-/// Invalid settings ([`Error::InvalidParameter`]) and a non-finite gradient
-/// ([`Error::NonFinite`]) are found before anything changes: parameters, gradients and
-/// state stay as they were.
+/// On success `grads` hold the clipped gradients and `state.t` has grown by one.
+///
+/// Refused before anything changes — parameters, gradients and state stay bit for bit
+/// as they were: invalid settings ([`Error::InvalidParameter`], the ranges of
+/// [`Optimizer::validate`], or a step count at `u32::MAX`), a non-finite gradient
+/// ([`Error::NonFinite`] from the clipping, `index`: the tensor), and an update that
+/// would store a NaN or an infinity in a parameter or the optimiser state
+/// ([`Error::NonFinite`] `"optimizer update"`, `index`: the tensor) — a diverging step,
+/// a non-finite value in `state`, a gradient whose square overflows Adam's `v`. Every
+/// tensor's update is computed once to check it and once to store it.
 pub fn apply_gradients<P: ParamsMut>(
     params: &mut P,
     grads: &mut P,
     state: &mut OptState<P>,
     cfg: &TrainConfig,
 ) -> Result<f32> {
-    cfg.optimizer.validate()?;
-    let t = state.t.saturating_add(1);
-    let update = match cfg.optimizer {
-        Optimizer::Sgd { lr } => Update::Sgd(lr),
-        Optimizer::Momentum { lr, momentum } => Update::Momentum(lr, momentum),
-        Optimizer::Adam(adam) => Update::Adam(adam.prepare(t)?),
-    };
+    let t = state.t.checked_add(1).ok_or(Error::InvalidParameter {
+        what: "optimizer step count",
+        expected: "fewer than 2^32 - 1 steps",
+    })?;
+    let rule = cfg.optimizer.rule(t)?;
     // Without a limit, clipping only checks that the gradients are finite.
-    let norm = clip_grad_norm(grads, cfg.max_grad_norm.unwrap_or(f32::INFINITY))?;
+    let max_norm = cfg.max_grad_norm.unwrap_or(f32::INFINITY);
+    let (norm, factor) = clip_factor(grads, max_norm)?;
+    // Every tensor's update is checked before any is stored, on the clipped gradients;
+    // the gradients themselves are scaled once the step has succeeded.
+    for i in 0..P::TENSORS {
+        let (p, g) = (params.tensor(i), grads.tensor(i));
+        rule.check(p, g, factor, state.m.tensor(i), state.v.tensor(i))
+            .map_err(|e| match e {
+                Error::NonFinite { what, .. } => Error::NonFinite { what, index: i },
+                e => e,
+            })?;
+    }
     state.t = t;
     for i in 0..P::TENSORS {
         let (p, g) = (params.tensor_mut(i), grads.tensor(i));
-        match update {
-            Update::Sgd(lr) => k::sgd(p, g, lr)?,
-            Update::Momentum(lr, momentum) => {
-                k::sgd_momentum(p, g, state.m.tensor_mut(i), lr, momentum)?;
-            }
-            Update::Adam(step) => step.apply(p, g, state.m.tensor_mut(i), state.v.tensor_mut(i))?,
-        }
+        rule.write(p, g, factor, state.m.tensor_mut(i), state.v.tensor_mut(i));
+    }
+    if factor != 1.0 {
+        params::scale(grads, factor);
     }
     Ok(norm)
 }

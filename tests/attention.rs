@@ -380,11 +380,16 @@ fn sampling_handles_tiny_temperatures_and_refuses_nan_logits() {
         dec.sample(Sampling::Temperature(1e-38), &mut r).unwrap() as usize,
         best
     );
+    // A NaN weight: the step refuses it, and the decoder has no logits to sample from.
     m.b_out.as_mut_slice()[3] = f32::NAN;
-    dec.prefill(m.weights(), &[1, 2]).unwrap();
+    assert!(matches!(
+        dec.prefill(m.weights(), &[1, 2]),
+        Err(Error::NonFinite { index: 3, .. })
+    ));
+    assert!(dec.logits().is_none());
     assert!(matches!(
         dec.sample(Sampling::Greedy, &mut r),
-        Err(Error::NonFinite { index: 3, .. })
+        Err(Error::NoLogits { .. })
     ));
 }
 

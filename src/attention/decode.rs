@@ -2,8 +2,8 @@
 
 use rand_core::RngCore;
 
-use crate::error::{Result, check_index, check_len_range};
-use crate::kernels::Accum;
+use crate::error::{Error, Result, check_index, check_len_range};
+use crate::kernels::{self as k, Accum};
 use crate::nn::KvCache;
 use crate::params::Zero;
 use crate::sample::{self, Sampling};
@@ -47,6 +47,9 @@ pub struct Decoder<const V: usize, const T: usize, const D: usize, const DK: usi
     h1: [f32; D],
     logits: [f32; V],
     probs: [f32; V],
+    /// Whether `logits` are the last successful step's (not those of a fresh, reset,
+    /// truncated or failed decoder).
+    ready: bool,
 }
 
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V, T, D, DK> {
@@ -62,6 +65,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         h1: Zero::ZERO,
         logits: Zero::ZERO,
         probs: Zero::ZERO,
+        ready: false,
     };
 
     /// Bytes this struct takes.
@@ -70,14 +74,18 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Forgets every position (the KV cache is reused from the start).
     pub fn reset(&mut self) {
         self.len = 0;
+        self.ready = false;
     }
 
     /// Forgets the positions from `len` on, keeping the KV cache of the first `len`
     /// (a no-op if fewer are decoded), so decoding can branch from a shared prefix.
-    /// [`logits`](Self::logits) still shows the last step's result until the next
+    /// Truncating to fewer positions leaves no logits until the next
     /// [`step`](Self::step).
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        if len < self.len {
+            self.len = len;
+            self.ready = false;
+        }
     }
 
     /// Number of positions decoded so far.
@@ -90,14 +98,19 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         self.len == 0
     }
 
-    /// Logits of the last position decoded.
-    pub fn logits(&self) -> &[f32; V] {
-        &self.logits
+    /// Logits after the last position decoded: `None` until a [`step`](Self::step)
+    /// succeeds, and again after a reset, a truncation or a failed step.
+    pub fn logits(&self) -> Option<&[f32; V]> {
+        self.ready.then_some(&self.logits)
     }
 
     /// Appends `token` at the next position and returns the logits for the position
-    /// after it. [`Error::InvalidLength`](crate::Error::InvalidLength) once `T`
-    /// positions are used.
+    /// after it. [`Error::InvalidLength`] once `T` positions are used,
+    /// [`Error::IndexOutOfRange`] for a token `≥ V` (both changing nothing);
+    /// [`Error::NonFinite`] if a logit overflows (weights of about `10¹⁹` and more).
+    /// After that error nothing is decoded ([`len`](Self::len) is unchanged), the KV
+    /// cache's row at that position (unused until a step succeeds there) and the
+    /// logits were overwritten, and [`logits`](Self::logits) is `None`.
     // Out of line (with the attention step inlined into it): a caller's frame need
     // not hold its views while the caller does other things (on a microcontroller,
     // stacks of callers and callees add up).
@@ -111,6 +124,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
         check_len_range("decoded positions", t + 1, 1, T)?;
+        self.ready = false;
         model.embedding().step(token, t, &mut self.h0)?;
         // h1 = h0 + attention(h0), with the new key and value appended to the cache.
         self.h1.copy_from_slice(&self.h0);
@@ -130,7 +144,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         model
             .head()
             .step(&self.h1, &mut self.logits, Accum::Overwrite)?;
+        k::check_finite("output layer logits", &self.logits)?;
         self.len = t + 1;
+        self.ready = true;
         Ok(&self.logits)
     }
 
@@ -146,8 +162,15 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         Ok(&self.logits)
     }
 
-    /// Chooses a token from the current logits ([`sample::sample`]).
+    /// Chooses a token from the current logits ([`sample::sample`]);
+    /// [`Error::NoLogits`] if there are none (see [`logits`](Self::logits)), with
+    /// nothing changed.
     pub fn sample<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16> {
+        if !self.ready {
+            return Err(Error::NoLogits {
+                what: "decoder sample",
+            });
+        }
         sample::sample(&self.logits, sampling, &mut self.probs, rng)
     }
 

@@ -99,6 +99,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
             .forward(a.h0.top(l)?, &mut acts, a.h1.top_mut(l)?, Accum::Add)?;
         self.head()
             .forward(a.h1.top(l)?, a.logits.top_mut(l)?, Accum::Overwrite)?;
+        // Finite weights can still overflow (entries of 1e38): no NaN leaves with Ok.
+        k::check_finite("output layer logits", &a.logits.as_slice()[..l * V])?;
         a.len = l;
         Ok(())
     }

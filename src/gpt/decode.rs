@@ -3,7 +3,7 @@
 
 use rand_core::RngCore;
 
-use crate::error::{Result, check_index, check_len_range};
+use crate::error::{Error, Result, check_index, check_len_range};
 use crate::kernels::Accum;
 use crate::nn::KvCache;
 use crate::sample::{self, Sampling};
@@ -57,6 +57,9 @@ pub struct GptDecoder<
     hidden: [f32; F],
     logits: [f32; V],
     probs: [f32; V],
+    /// Whether `logits` are the last successful step's (not those of a fresh, reset,
+    /// truncated or failed decoder).
+    ready: bool,
 }
 
 impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: usize, const L: usize>
@@ -75,6 +78,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
         hidden: [0.0; F],
         logits: [0.0; V],
         probs: [0.0; V],
+        ready: false,
     };
 
     /// Bytes this struct takes.
@@ -83,12 +87,18 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// Forgets every position (the KV cache is reused from the start).
     pub fn reset(&mut self) {
         self.len = 0;
+        self.ready = false;
     }
 
     /// Forgets the positions from `len` on, keeping the KV cache of the first `len`
     /// (a no-op if fewer are decoded), so decoding can branch from a shared prefix.
+    /// Truncating to fewer positions leaves no logits until the next
+    /// [`step`](Self::step).
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        if len < self.len {
+            self.len = len;
+            self.ready = false;
+        }
     }
 
     /// Number of positions decoded so far.
@@ -101,17 +111,19 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
         self.len == 0
     }
 
-    /// Logits of the last position decoded.
-    pub fn logits(&self) -> &[f32; V] {
-        &self.logits
+    /// Logits after the last position decoded: `None` until a [`step`](Self::step)
+    /// succeeds, and again after a reset, a truncation or a failed step.
+    pub fn logits(&self) -> Option<&[f32; V]> {
+        self.ready.then_some(&self.logits)
     }
 
     /// Appends `token` at the next position and returns the logits for the position
     /// after it. [`Error::InvalidLength`](crate::Error::InvalidLength) once `T`
     /// positions are used; [`Error::NonFinite`](crate::Error::NonFinite) if a logit
-    /// overflows. After an error nothing is decoded ([`len`](Self::len) is unchanged);
-    /// the KV cache's row at that position and [`logits`](Self::logits) may have been
-    /// overwritten.
+    /// overflows. A token `≥ V` or a full context changes nothing; after any other error
+    /// nothing is decoded ([`len`](Self::len) is unchanged), the KV cache's row at that
+    /// position (unused until a step succeeds there) may have been overwritten, and
+    /// [`logits`](Self::logits) is `None`.
     // Out of line (the layers' steps inlined into it): a caller's frame need not hold
     // its views.
     #[inline(never)]
@@ -125,6 +137,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
         check_index("token id", usize::from(token), V)?;
         let t = self.len;
         check_len_range("decoded positions", t + 1, 1, T)?;
+        self.ready = false;
         model.embedding().step(token, t, &mut self.x)?;
         for ((block, keys), values) in model.h.iter().zip(&mut self.keys).zip(&mut self.values) {
             let layers = block.layers(N);
@@ -152,6 +165,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
         model.ln_f().step(&self.x, &mut self.a)?;
         model.embedding().logits_step(&self.a, &mut self.logits)?;
         self.len = t + 1;
+        self.ready = true;
         Ok(&self.logits)
     }
 
@@ -167,8 +181,15 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
         Ok(&self.logits)
     }
 
-    /// Chooses a token from the current logits ([`sample::sample`]).
+    /// Chooses a token from the current logits ([`sample::sample`]);
+    /// [`Error::NoLogits`] if there are none (see [`logits`](Self::logits)), with
+    /// nothing changed.
     pub fn sample<R: RngCore + ?Sized>(&mut self, sampling: Sampling, rng: &mut R) -> Result<u16> {
+        if !self.ready {
+            return Err(Error::NoLogits {
+                what: "decoder sample",
+            });
+        }
         sample::sample(&self.logits, sampling, &mut self.probs, rng)
     }
 

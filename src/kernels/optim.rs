@@ -9,26 +9,202 @@
 use crate::error::{Error, Result, check_len};
 use crate::kernels::elementwise::{add_assign, scale};
 use crate::kernels::reduce::global_norm;
-use crate::simd::{self, splat};
+use crate::simd::{self, Vector, splat};
+
+/// Checks a learning rate: finite and `≥ 0` (a negative one would climb the loss).
+fn check_lr(what: &'static str, lr: f32) -> Result<()> {
+    if lr >= 0.0 && lr.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter {
+            what,
+            expected: "a finite learning rate >= 0",
+        })
+    }
+}
+
+/// Checks a momentum or a moment decay: `0 ≤ μ < 1`.
+fn check_decay(what: &'static str, expected: &'static str, mu: f32) -> Result<()> {
+    if (0.0..1.0).contains(&mu) {
+        Ok(())
+    } else {
+        Err(Error::InvalidParameter { what, expected })
+    }
+}
+
+/// One update rule with its constants, applied to a parameter tensor, its gradient and
+/// (as the rule needs) two state tensors of the same length: the one piece of code for
+/// [`sgd`], [`sgd_momentum`], [`AdamStep::apply`] and `train::apply_gradients`.
+///
+/// Every update is done in two passes over the same math: [`check`](Self::check)
+/// computes the new values without storing them and refuses a non-finite one,
+/// [`write`](Self::write) stores them. So a step that would write a NaN or an infinity
+/// (a diverging run, a gradient whose square overflows, a non-finite value in the
+/// state) is an error that changes nothing; the check reads what the update reads and
+/// costs about as much as the update without its stores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Rule {
+    /// `θ ← θ − lr·g`.
+    Sgd(f32),
+    /// `v ← μ·v + g`, `θ ← θ − lr·v` (lr, μ).
+    Momentum(f32, f32),
+    /// Adam with its per-step constants.
+    Adam(AdamStep),
+}
+
+impl Rule {
+    /// The rule's new values of `[θ, m, v]` from their old values and the gradient
+    /// `g·gs` (`gs`: a clipping factor, 1 without; the state lanes a rule does not use
+    /// pass through).
+    #[inline(always)]
+    fn math(&self, gs: f32) -> impl Fn([Vector; 3], Vector) -> [Vector; 3] + '_ {
+        let gs = splat(gs);
+        move |[p, m, v], g| {
+            let g = g * gs;
+            match *self {
+                Rule::Sgd(lr) => [g.mul_neg_add(splat(lr), p), m, v],
+                Rule::Momentum(lr, mu) => {
+                    let m = m.mul_add(splat(mu), g);
+                    [m.mul_neg_add(splat(lr), p), m, v]
+                }
+                Rule::Adam(a) => {
+                    let m = splat(a.beta1).mul_add(m, splat(1.0 - a.beta1) * g);
+                    let v = splat(a.beta2).mul_add(v, splat(1.0 - a.beta2) * g * g);
+                    let denom = simd::sqrt(v).mul_add(splat(a.inv_sqrt_bc2), splat(a.eps));
+                    let p = (p * splat(a.decay)) - splat(a.step) * (m / denom);
+                    [p, m, v]
+                }
+            }
+        }
+    }
+
+    /// How many state tensors the rule reads and writes (0, 1 or 2).
+    fn states(&self) -> usize {
+        match self {
+            Rule::Sgd(_) => 0,
+            Rule::Momentum(..) => 1,
+            Rule::Adam(_) => 2,
+        }
+    }
+
+    fn check_lens(&self, params: &[f32], grads: &[f32], m: &[f32], v: &[f32]) -> Result<()> {
+        check_len("update grads", params.len(), grads.len())?;
+        if self.states() >= 1 {
+            check_len("update state m", params.len(), m.len())?;
+        }
+        if self.states() >= 2 {
+            check_len("update state v", params.len(), v.len())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses lengths that differ and an update that would store a non-finite value
+    /// ([`Error::NonFinite`], `index`: the first such element); stores nothing. State
+    /// slices the rule does not use may be empty.
+    pub(crate) fn check(
+        &self,
+        params: &[f32],
+        grads: &[f32],
+        gs: f32,
+        m: &[f32],
+        v: &[f32],
+    ) -> Result<()> {
+        self.check_lens(params, grads, m, v)?;
+        let f = self.math(gs);
+        let n = params.len();
+        let (m, v) = (
+            if self.states() >= 1 { m } else { params },
+            if self.states() >= 2 { v } else { params },
+        );
+        // inf·0 and NaN·0 are NaN: the sum is NaN exactly when a new value is not finite.
+        let flag = simd::hsum(simd::reduce(
+            [params, &grads[..n], &m[..n], &v[..n]],
+            [0.0; 4],
+            splat(0.0),
+            |acc, [p, g, m, v]| {
+                let [p, m, v] = f([p, m, v], g);
+                acc + p * 0.0 + m * 0.0 + v * 0.0
+            },
+            |a, b| a + b,
+        ));
+        if flag == 0.0 {
+            return Ok(());
+        }
+        let index = (0..n)
+            .position(|i| {
+                let [p, mm, vv] = f(
+                    [splat(params[i]), splat(m[i]), splat(v[i])],
+                    splat(grads[i]),
+                );
+                simd::hsum(p * 0.0 + mm * 0.0 + vv * 0.0) != 0.0
+            })
+            .unwrap_or(0);
+        Err(Error::NonFinite {
+            what: "optimizer update",
+            index,
+        })
+    }
+
+    /// Stores the update (after [`check`](Self::check) passed on the same slices).
+    pub(crate) fn write(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        gs: f32,
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
+        let f = self.math(gs);
+        match self.states() {
+            0 => simd::update([params], [grads], |[p], [g]| [f([p, p, p], g)[0]]),
+            1 => simd::update([params, m], [grads], |[p, m], [g]| {
+                let [p, m, _] = f([p, m, m], g);
+                [p, m]
+            }),
+            _ => simd::update([params, m, v], [grads], |[p, m, v], [g]| f([p, m, v], g)),
+        }
+    }
+
+    /// [`check`](Self::check), then [`write`](Self::write).
+    pub(crate) fn run(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) -> Result<()> {
+        self.check(params, grads, 1.0, m, v)?;
+        self.write(params, grads, 1.0, m, v);
+        Ok(())
+    }
+}
 
 /// Plain SGD: `θ ← θ − lr·g`.
+///
+/// Refuses (changing nothing) a learning rate that is NaN, infinite or negative
+/// ([`Error::InvalidParameter`]), lengths that differ ([`Error::LengthMismatch`]), and an
+/// update that would store a NaN or an infinity ([`Error::NonFinite`], `index`: the first
+/// such element — a non-finite gradient or parameter, or `θ − lr·g` overflowing).
 ///
 /// ```
 /// let mut w = [1.0, 2.0];
 /// edgegrad::kernels::sgd(&mut w, &[0.5, -0.5], 0.1)?;
 /// assert_eq!(w, [0.95, 2.05]);
+/// assert!(edgegrad::kernels::sgd(&mut w, &[f32::NAN, 0.0], 0.1).is_err());
+/// assert_eq!(w, [0.95, 2.05]);
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
 pub fn sgd(params: &mut [f32], grads: &[f32], lr: f32) -> Result<()> {
-    check_len("sgd grads", params.len(), grads.len())?;
-    let l = splat(lr);
-    simd::update([params], [grads], |[p], [g]| [g.mul_neg_add(l, p)]);
-    Ok(())
+    check_lr("sgd lr", lr)?;
+    Rule::Sgd(lr).run(params, grads, &mut [], &mut [])
 }
 
 /// SGD with momentum (PyTorch's convention): `v ← μ·v + g`, `θ ← θ − lr·v`.
 ///
-/// `velocity` has the parameters' shape and starts at zero; `0 ≤ μ < 1`.
+/// `velocity` has the parameters' shape and starts at zero. Refuses (changing nothing)
+/// `lr` outside `[0, ∞)` or `μ` outside `[0, 1)` ([`Error::InvalidParameter`]), lengths
+/// that differ, and an update that would store a non-finite parameter or velocity
+/// ([`Error::NonFinite`], `index`: the first such element).
 ///
 /// ```
 /// let (mut w, mut v) = ([0.0], [0.0]);
@@ -45,35 +221,26 @@ pub fn sgd_momentum(
     lr: f32,
     momentum: f32,
 ) -> Result<()> {
-    check_len("sgd_momentum grads", params.len(), grads.len())?;
-    check_len("sgd_momentum velocity", params.len(), velocity.len())?;
-    if !(0.0..1.0).contains(&momentum) {
-        return Err(Error::InvalidParameter {
-            what: "sgd_momentum momentum",
-            expected: "0 <= momentum < 1",
-        });
-    }
-    let (l, mu) = (splat(lr), splat(momentum));
-    simd::update([params, velocity], [grads], |[p, v], [g]| {
-        let v = v.mul_add(mu, g);
-        [v.mul_neg_add(l, p), v]
-    });
-    Ok(())
+    check_lr("sgd_momentum lr", lr)?;
+    check_decay("sgd_momentum momentum", "0 <= momentum < 1", momentum)?;
+    Rule::Momentum(lr, momentum).run(params, grads, velocity, &mut [])
 }
 
 /// Adam hyper-parameters (Kingma & Ba, 2015), with optional decoupled weight decay
 /// (AdamW, Loshchilov & Hutter).
+///
+/// [`validate`](Self::validate) gives the accepted ranges; every step checks them first.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Adam {
-    /// Learning rate `lr`.
+    /// Learning rate `lr`, finite and `≥ 0`.
     pub lr: f32,
     /// Decay of the first-moment estimate, `β₁` in `[0, 1)`.
     pub beta1: f32,
     /// Decay of the second-moment estimate, `β₂` in `[0, 1)`.
     pub beta2: f32,
-    /// `ε` added to the denominator, `> 0`.
+    /// `ε` added to the denominator, in `[1e-16, 1]`.
     pub eps: f32,
-    /// Decoupled weight decay `λ ≥ 0` (0 for plain Adam).
+    /// Decoupled weight decay `λ ≥ 0` (0 for plain Adam), with `lr·λ ≤ 1`.
     pub weight_decay: f32,
 }
 
@@ -91,6 +258,12 @@ impl Default for Adam {
 }
 
 impl Adam {
+    /// The smallest `ε` accepted. A gradient below about `10⁻¹⁹` has a square that
+    /// underflows in `f32`, so the step's denominator is `ε` alone and the step is
+    /// `lr·|m̂|/ε`: with `ε ≥ 10⁻¹⁶` it stays below `lr/1000` there, where a subnormal `ε`
+    /// would move a parameter by `10¹¹·lr`.
+    pub const MIN_EPS: f32 = 1e-16;
+
     /// Adam with learning rate `lr` and the default other parameters.
     #[must_use]
     pub fn with_lr(lr: f32) -> Self {
@@ -100,23 +273,30 @@ impl Adam {
         }
     }
 
-    /// Checks the hyper-parameters (what [`step`](Self::step) does first).
+    /// Checks the hyper-parameters (what [`step`](Self::step) does first):
+    /// `lr` finite and `≥ 0`, `β₁, β₂ ∈ [0, 1)`, `ε ∈ [`[`MIN_EPS`](Self::MIN_EPS)`, 1]`,
+    /// `λ ≥ 0` with `lr·λ ≤ 1` (so the decay factor `1 − lr·λ` stays in `[0, 1]`); any
+    /// other value is [`Error::InvalidParameter`] naming the bound.
+    ///
+    /// ```
+    /// use edgegrad::kernels::Adam;
+    /// assert!(Adam::default().validate().is_ok());
+    /// assert!(Adam { eps: 1e-30, ..Adam::default() }.validate().is_err());
+    /// assert!(Adam { lr: 0.1, weight_decay: 20.0, ..Adam::default() }.validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<()> {
         let bad = |what, expected| Err(Error::InvalidParameter { what, expected });
-        if !(0.0..1.0).contains(&self.beta1) {
-            return bad("adam beta1", "0 <= beta1 < 1");
-        }
-        if !(0.0..1.0).contains(&self.beta2) {
-            return bad("adam beta2", "0 <= beta2 < 1");
-        }
-        if !(self.eps > 0.0 && self.eps.is_finite()) {
-            return bad("adam eps", "a finite eps > 0");
+        check_lr("adam lr", self.lr)?;
+        check_decay("adam beta1", "0 <= beta1 < 1", self.beta1)?;
+        check_decay("adam beta2", "0 <= beta2 < 1", self.beta2)?;
+        if !(Self::MIN_EPS..=1.0).contains(&self.eps) {
+            return bad("adam eps", "1e-16 <= eps <= 1");
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("adam weight_decay", "a finite weight_decay >= 0");
         }
-        if !self.lr.is_finite() {
-            return bad("adam lr", "a finite learning rate");
+        if self.lr * self.weight_decay > 1.0 {
+            return bad("adam weight_decay", "lr * weight_decay <= 1");
         }
         Ok(())
     }
@@ -131,6 +311,12 @@ impl Adam {
     /// v ← β₂·v + (1 − β₂)·g²
     /// θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
     /// ```
+    ///
+    /// Refuses, changing nothing: hyper-parameters outside [`validate`](Self::validate)'s
+    /// ranges or `t = 0` ([`Error::InvalidParameter`]), lengths that differ, and an
+    /// update that would store a NaN or an infinity in `params`, `m` or `v`
+    /// ([`Error::NonFinite`], `index`: the first such element) — a non-finite gradient,
+    /// parameter or moment, or a gradient above about `1.8·10¹⁹` whose square overflows.
     ///
     /// ```
     /// use edgegrad::kernels::Adam;
@@ -176,8 +362,15 @@ impl Adam {
         }
         let bc1 = 1.0 - libm::powf(self.beta1, t as f32);
         let bc2 = 1.0 - libm::powf(self.beta2, t as f32);
+        let step = self.lr / bc1;
+        if !step.is_finite() {
+            return Err(Error::InvalidParameter {
+                what: "adam lr",
+                expected: "lr / (1 - beta1^t) finite",
+            });
+        }
         Ok(AdamStep {
-            step: self.lr / bc1,
+            step,
             inv_sqrt_bc2: 1.0 / simd::sqrt_f32(bc2),
             beta1: self.beta1,
             beta2: self.beta2,
@@ -204,7 +397,8 @@ pub struct AdamStep {
 
 impl AdamStep {
     /// Updates one tensor in place (the formulas of [`Adam::step`]); `grads`, `m` and
-    /// `v` must have the length of `params`.
+    /// `v` must have the length of `params`. An update that would store a non-finite
+    /// value is [`Error::NonFinite`] and changes nothing, as in [`Adam::step`].
     pub fn apply(
         &self,
         params: &mut [f32],
@@ -212,23 +406,7 @@ impl AdamStep {
         m: &mut [f32],
         v: &mut [f32],
     ) -> Result<()> {
-        check_len("adam grads", params.len(), grads.len())?;
-        check_len("adam m", params.len(), m.len())?;
-        check_len("adam v", params.len(), v.len())?;
-        let step = splat(self.step);
-        let inv_sqrt_bc2 = splat(self.inv_sqrt_bc2);
-        let (b1, b2) = (splat(self.beta1), splat(self.beta2));
-        let (c1, c2) = (splat(1.0 - self.beta1), splat(1.0 - self.beta2));
-        let decay = splat(self.decay);
-        let eps = splat(self.eps);
-        simd::update([params, m, v], [grads], |[p, m, v], [g]| {
-            let m = b1.mul_add(m, c1 * g);
-            let v = b2.mul_add(v, c2 * g * g);
-            let denom = simd::sqrt(v).mul_add(inv_sqrt_bc2, eps);
-            let p = (p * decay) - step * (m / denom);
-            [p, m, v]
-        });
-        Ok(())
+        Rule::Adam(*self).run(params, grads, m, v)
     }
 }
 

@@ -37,7 +37,12 @@
 //!   model's shape, and an entry of exactly `dtype`, `shape` and `data_offsets`; no
 //!   other tensor is, beyond what the model's [`Aliases`] allow;
 //! - the byte ranges lie in the data section, are `4 ×` the element count long, and
-//!   tile the section exactly: no overlap, no hole, no trailing bytes.
+//!   tile the section exactly: no overlap, no hole, no trailing bytes;
+//! - every value is finite: a NaN or an infinity (a corrupted page of flash, a diverged
+//!   run saved to a file) is refused, in place too, as [`FormatProblem::NonFinite`].
+//!
+//! Writing refuses what reading would: a model holding a NaN or an infinity is not
+//! exported.
 //!
 //! Each failure is an [`Error::Safetensors`] naming the tensor
 //! (when the problem is one tensor's) and the [`FormatProblem`].
@@ -155,8 +160,17 @@ pub const fn file_len<M: Model>() -> usize {
 /// Writes `model`'s tensors as a safetensors file at the start of `out` (at least
 /// [`file_len::<M>()`](file_len) long) and returns the number of bytes written: each
 /// tensor under its declared name, dtype `F32`, its declared shape, in declaration
-/// order; `__metadata__` `{"model": KIND, SIZE: "value", …}`.
+/// order; `__metadata__` `{"model": KIND, SIZE: "value", …}`. A non-finite value is
+/// refused ([`FormatProblem::NonFinite`], as the readers would) before a byte is written.
 pub fn export<M: Model>(model: &M, out: &mut [u8]) -> Result<usize> {
+    for i in 0..M::TENSORS {
+        if let Some(index) = model.tensor(i).iter().position(|x| !x.is_finite()) {
+            return Err(Error::Safetensors {
+                tensor: TensorName::new(M::LAYOUT, i),
+                problem: FormatProblem::NonFinite { index },
+            });
+        }
+    }
     write::write_file(M::LAYOUT, (M::KIND, M::SIZES), &|i| model.tensor(i), out)
 }
 
@@ -166,6 +180,7 @@ pub fn export<M: Model>(model: &M, out: &mut [u8]) -> Result<usize> {
 #[inline(never)]
 pub fn import<M: Model + ParamsMut>(model: &mut M, bytes: &[u8]) -> Result<()> {
     let checked = header::check(M::LAYOUT, &M::ALIASES, bytes)?;
+    check_values(M::LAYOUT, &checked, bytes)?;
     checked.each(&mut |i, range| {
         let (words, _) = bytes.get(range).unwrap_or_default().as_chunks::<4>();
         for (x, w) in model.tensor_mut(i).iter_mut().zip(words) {
@@ -173,6 +188,37 @@ pub fn import<M: Model + ParamsMut>(model: &mut M, bytes: &[u8]) -> Result<()> {
         }
     });
     Ok(())
+}
+
+/// Refuses a NaN or an infinity among the tensors' values
+/// ([`FormatProblem::NonFinite`]): a corrupted page of flash or a diverged training run
+/// saved to a file must not load as a model whose every output is NaN.
+fn check_values(
+    root: &'static crate::params::Entry,
+    checked: &header::Checked<'_>,
+    bytes: &[u8],
+) -> Result<()> {
+    let mut found = None;
+    checked.each(&mut |i, range| {
+        if found.is_some() {
+            return;
+        }
+        let (words, _) = bytes.get(range).unwrap_or_default().as_chunks::<4>();
+        // An exponent of all ones is an infinity or a NaN.
+        if let Some(index) = words
+            .iter()
+            .position(|w| u32::from_le_bytes(*w) & 0x7f80_0000 == 0x7f80_0000)
+        {
+            found = Some((i, index));
+        }
+    });
+    match found {
+        None => Ok(()),
+        Some((i, index)) => Err(Error::Safetensors {
+            tensor: TensorName::new(root, i),
+            problem: FormatProblem::NonFinite { index },
+        }),
+    }
 }
 
 /// The tensors of a safetensors file, read in place: a borrowed model (`Ref` storage)
@@ -189,6 +235,7 @@ pub fn view<'a, M: Model + FromTensors<'a>>(bytes: &'a [u8]) -> Result<M> {
         });
     }
     let mut checked = header::check(M::LAYOUT, &M::ALIASES, bytes)?;
+    check_values(M::LAYOUT, &checked, bytes)?;
     M::from_tensors(&mut |i| {
         let data = bytes.get(checked.span(i)).unwrap_or_default();
         bytemuck::try_cast_slice(data).map_err(|_| Error::Safetensors {

@@ -395,3 +395,14 @@ pub fn safetensors_file(entries: &[(String, &str, Vec<usize>, Vec<u8>)]) -> Vec<
     }
     file
 }
+
+/// The bit patterns of a slice, to check that a failed call changed nothing (NaN
+/// payloads and signed zeros included).
+pub fn bits(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Whether every value is finite (what an `Ok` result promises when the inputs were).
+pub fn all_finite(x: &[f32]) -> bool {
+    x.iter().all(|v| v.is_finite())
+}

@@ -1,0 +1,198 @@
+//! One test per class of defect the crate's three promises rule out — no panic, no
+//! `Ok` holding a NaN the caller did not pass in, nothing changed by a call that fails —
+//! each on the inputs that used to break it.
+mod common;
+use common::{all_finite, bits};
+use edgegrad::Error;
+use edgegrad::kernels::{self as k, Adam};
+use edgegrad::params::{Init, Params};
+use edgegrad::train::{self, OptState, Optimizer, TrainConfig};
+
+edgegrad::params! {
+    /// Two tensors, so a step can fail on the second after the first was fine.
+    pub struct Two<> {
+        /// First.
+        a: [f32; 5] = "a", Init::Zeros;
+        /// Second.
+        b: [f32; 3] = "b", Init::Zeros;
+    }
+}
+
+fn snapshot<P: Params>(p: &P) -> Vec<u32> {
+    (0..P::TENSORS).flat_map(|i| bits(p.tensor(i))).collect()
+}
+
+#[test]
+fn learning_rates_outside_their_range_are_refused() {
+    for lr in [f32::NAN, f32::INFINITY, -0.1, f32::NEG_INFINITY] {
+        let (mut w, mut v) = ([1.0_f32; 3], [0.5_f32; 3]);
+        assert!(matches!(
+            k::sgd(&mut w, &[1.0; 3], lr),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            k::sgd_momentum(&mut w, &[1.0; 3], &mut v, lr, 0.9),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert_eq!((w, v), ([1.0; 3], [0.5; 3]));
+        for opt in [
+            Optimizer::Sgd { lr },
+            Optimizer::Momentum { lr, momentum: 0.5 },
+            Optimizer::Adam(Adam::with_lr(lr)),
+        ] {
+            assert!(opt.validate().is_err(), "{opt:?}");
+        }
+    }
+}
+
+#[test]
+fn adam_ranges_refuse_what_would_write_nan_or_jump() {
+    let bad = [
+        Adam {
+            lr: f32::MAX,
+            ..Adam::default()
+        },
+        Adam {
+            lr: 0.1,
+            weight_decay: 1e30,
+            ..Adam::default()
+        },
+        Adam {
+            eps: 1e-40,
+            ..Adam::default()
+        },
+        Adam {
+            eps: 0.0,
+            ..Adam::default()
+        },
+    ];
+    for adam in bad {
+        let (mut w, mut m, mut v) = ([1.0_f32; 4], [0.0; 4], [0.0; 4]);
+        let r = adam.step(1, &mut w, &[1e-30, 1.0, -1.0, 0.0], &mut m, &mut v);
+        assert!(r.is_err(), "{adam:?}");
+        assert_eq!((w, m, v), ([1.0; 4], [0.0; 4], [0.0; 4]), "{adam:?}");
+    }
+    // At the smallest accepted eps, a gradient whose square underflows moves the
+    // parameter by less than lr.
+    let adam = Adam {
+        eps: Adam::MIN_EPS,
+        ..Adam::with_lr(0.1)
+    };
+    let (mut w, mut m, mut v) = ([1.0_f32], [0.0], [0.0]);
+    adam.step(1, &mut w, &[1e-25], &mut m, &mut v).unwrap();
+    assert!((w[0] - 1.0).abs() < 0.1, "{}", w[0]);
+}
+
+#[test]
+fn an_update_that_would_store_a_non_finite_value_changes_nothing() {
+    // A gradient whose square overflows Adam's v, without clipping; a NaN in the state;
+    // an SGD step that overflows.
+    let (mut w, mut m, mut v) = ([1.0_f32, 2.0], [0.0, 0.0], [0.0, 0.0]);
+    let r = Adam::default().step(1, &mut w, &[0.5, 1e25], &mut m, &mut v);
+    assert!(matches!(r, Err(Error::NonFinite { index: 1, .. })), "{r:?}");
+    assert_eq!((w, m, v), ([1.0, 2.0], [0.0; 2], [0.0; 2]));
+    let (mut m, mut v) = ([0.0, f32::NAN], [0.0_f32; 2]);
+    assert!(
+        Adam::default()
+            .step(1, &mut w, &[0.5, 0.5], &mut m, &mut v)
+            .is_err()
+    );
+    assert_eq!(
+        (bits(&w), bits(&m), bits(&v)),
+        (bits(&[1.0, 2.0]), bits(&[0.0, f32::NAN]), bits(&[0.0; 2]))
+    );
+    let mut big = [3e38_f32, 1.0];
+    assert!(matches!(
+        k::sgd(&mut big, &[-1e38, 0.0], 10.0),
+        Err(Error::NonFinite { index: 0, .. })
+    ));
+    assert_eq!(big, [3e38, 1.0]);
+    let mut vel = [f32::INFINITY, 0.0];
+    assert!(k::sgd_momentum(&mut big, &[0.0; 2], &mut vel, 0.1, 0.5).is_err());
+    assert_eq!((big, vel), ([3e38, 1.0], [f32::INFINITY, 0.0]));
+}
+
+#[test]
+fn a_model_step_failing_on_its_last_tensor_changes_no_tensor() {
+    for (optimizer, clip) in [
+        (Optimizer::Sgd { lr: 1e30 }, None),
+        (
+            Optimizer::Momentum {
+                lr: 1e30,
+                momentum: 0.5,
+            },
+            Some(1e10),
+        ),
+        (Optimizer::Adam(Adam::with_lr(0.1)), None),
+    ] {
+        let (mut p, mut g) = (Two::ZERO, Two::ZERO);
+        p.a = [1.0, -2.0, 3.0, 0.5, 0.25];
+        p.b = [3e38, 1.0, 2.0];
+        g.a = [0.1; 5];
+        g.b = [-1e10, 0.5, 1e25];
+        let mut state: OptState<Two> = OptState::ZERO;
+        state.m.a = [0.5; 5];
+        let before = (
+            snapshot(&p),
+            snapshot(&g),
+            snapshot(&state.m),
+            snapshot(&state.v),
+            state.t,
+        );
+        let cfg = TrainConfig {
+            optimizer,
+            max_grad_norm: clip,
+        };
+        let r = train::apply_gradients(&mut p, &mut g, &mut state, &cfg);
+        assert!(
+            matches!(r, Err(Error::NonFinite { index: 1, .. })),
+            "{optimizer:?}: {r:?}"
+        );
+        let after = (
+            snapshot(&p),
+            snapshot(&g),
+            snapshot(&state.m),
+            snapshot(&state.v),
+            state.t,
+        );
+        assert_eq!(before, after, "{optimizer:?}");
+    }
+}
+
+#[test]
+fn clipping_inside_a_step_equals_clipping_before_it() {
+    let adam = Optimizer::Adam(Adam::with_lr(0.01));
+    let (mut p1, mut g1) = (Two::ZERO, Two::ZERO);
+    g1.a = [3.0, -4.0, 1.0, 2.0, 0.5];
+    g1.b = [10.0, 0.0, -7.0];
+    let (mut p2, mut g2) = (Two::ZERO, Two::ZERO);
+    (g2.a, g2.b) = (g1.a, g1.b);
+    let (mut s1, mut s2) = (OptState::ZERO, OptState::ZERO);
+    let n1 = train::apply_gradients(
+        &mut p1,
+        &mut g1,
+        &mut s1,
+        &TrainConfig {
+            optimizer: adam,
+            max_grad_norm: Some(1.0),
+        },
+    )
+    .unwrap();
+    let n2 = train::clip_grad_norm(&mut g2, 1.0).unwrap();
+    train::apply_gradients(
+        &mut p2,
+        &mut g2,
+        &mut s2,
+        &TrainConfig {
+            optimizer: adam,
+            max_grad_norm: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(n1, n2);
+    assert_eq!(
+        (snapshot(&p1), snapshot(&g1)),
+        (snapshot(&p2), snapshot(&g2))
+    );
+    assert!(all_finite(&p1.a) && all_finite(&p1.b));
+}
