@@ -196,3 +196,33 @@ fn clipping_inside_a_step_equals_clipping_before_it() {
     );
     assert!(all_finite(&p1.a) && all_finite(&p1.b));
 }
+
+#[test]
+fn cross_entropies_of_finite_inputs_whose_sums_overflow() {
+    // Target sums that overflow, and logits far apart: an error that writes nothing,
+    // or an exact finite result.
+    let mut g = [7.0_f32; 3];
+    let r = k::cross_entropy_soft(&[0.0, 1.0, 2.0], &[3e38, 3e38, 1.0], &mut g);
+    assert!(matches!(r, Err(Error::NonFinite { .. })), "{r:?}");
+    assert_eq!(g, [7.0; 3]);
+    let r = k::cross_entropy_soft(&[3e38, -3e38, 0.0], &[0.0, 1.0, 0.0], &mut g);
+    assert!(matches!(r, Err(Error::NonFinite { .. })), "{r:?}");
+    assert_eq!(g, [7.0; 3]);
+    // m − z overflows, the product does not: 1e-10 · 6e38.
+    let l = k::cross_entropy_soft(&[3e38, -3e38], &[0.0, 1e-10], &mut g[..2]).unwrap();
+    assert!((l / 6e28 - 1.0).abs() < 1e-5, "{l}");
+    assert!(all_finite(&g));
+    // A target on a masked class: an infinite loss, a finite gradient.
+    let l = k::cross_entropy_soft(&[0.0, f32::NEG_INFINITY], &[0.5, 0.5], &mut g[..2]).unwrap();
+    assert_eq!(l, f32::INFINITY);
+    assert!(all_finite(&g));
+    // H(P, Q): terms of opposite signs that overflow f32 on their own.
+    let h = k::cross_entropy_probs(&[3e38, 3e38], &[1e30, 1e-30]).unwrap();
+    assert!(h.abs() < 1e33, "{h}");
+    let h = k::cross_entropy_probs(&[1e37, 1e37], &[1e30, 1e-30]).unwrap();
+    assert!(h.abs() < 1e33, "{h}");
+    assert!(matches!(
+        k::cross_entropy_probs(&[3e38, 0.0], &[1e-30, 1.0]),
+        Err(Error::NonFinite { .. })
+    ));
+}

@@ -143,6 +143,12 @@ fn check_distribution(what: &'static str, p: &[f32]) -> Result<()> {
 /// `p` must be finite and non-negative; it need not be normalised (label smoothing and
 /// distillation targets often are not exactly).
 ///
+/// The loss is `+inf` exactly when some `pᵢ > 0` has `zᵢ = -inf` (the target wants a
+/// masked class); the gradient is always finite. Refused before `grad` is written: NaN
+/// or `+inf` logits, a non-finite or negative target ([`Error::NonFinite`],
+/// [`Error::InvalidParameter`]), a target whose sum overflows, and a finite loss too
+/// large for `f32` (within `Σpᵢ·ln n` of `f32::MAX`), both [`Error::NonFinite`].
+///
 /// ```
 /// let mut g = [0.0; 2];
 /// let l = edgegrad::kernels::cross_entropy_soft(&[0.0, 0.0], &[0.25, 0.75], &mut g)?;
@@ -156,31 +162,60 @@ pub fn cross_entropy_soft(z: &[f32], p: &[f32], grad: &mut [f32]) -> Result<f32>
     check_distribution("cross_entropy_soft target", p)?;
     let m = checked_max("cross_entropy_soft logits", z)?;
     let psum = sum(p);
+    let overflow = Err(Error::NonFinite {
+        what: "cross_entropy_soft loss",
+        index: 0,
+    });
+    if !psum.is_finite() {
+        return overflow;
+    }
     if m == f32::NEG_INFINITY {
         simd::update([grad], [p], |[_], [p]| [-p]);
         return Ok(if psum > 0.0 { f32::INFINITY } else { 0.0 });
     }
-    let s = exp_shifted(grad, Some(z), m);
-    let lse = splat(m + simd::ln_f32(s));
-    let zero = splat(0.0);
-    let loss = simd::reduce(
+    // loss = Σ pᵢ·(m − zᵢ) + Σp · ln Σ exp(z − m), the first sum before anything is
+    // written. It is summed halved, so that m − zᵢ (up to 2·f32::MAX) cannot overflow
+    // where the product does not; a masked class (pᵢ > 0, zᵢ = -inf) is flagged apart.
+    let (zero, half, ninf) = (splat(0.0), splat(0.5), splat(f32::NEG_INFINITY));
+    let m_half = splat(m * 0.5);
+    let (part, masked) = simd::reduce(
         [p, z],
         [0.0, 0.0],
-        zero,
-        |a, [p, z]| a + p.simd_gt(zero).select(p * (lse - z), zero),
-        |a, b| a + b,
+        (zero, zero),
+        |(a, f), [p, z]| {
+            let wanted = p.simd_gt(zero);
+            let live = wanted & z.simd_ne(ninf);
+            let term = p * (m_half - z * half);
+            (
+                a + live.select(term, zero),
+                f | (wanted & !live).select(splat(1.0), zero),
+            )
+        },
+        |(a1, f1), (a2, f2)| (a1 + a2, f1 | f2),
     );
+    let part = simd::hsum(part) * 2.0;
+    let ln_n = simd::ln_f32(z.len() as f32);
+    if !(part + psum * ln_n).is_finite() {
+        return overflow;
+    }
+    let s = exp_shifted(grad, Some(z), m);
     let k = splat(psum / s);
     simd::update([grad], [p], |[g], [p]| [g.mul_sub(k, p)]);
-    Ok(simd::hsum(loss))
+    if simd::hsum(masked) != 0.0 {
+        return Ok(f32::INFINITY);
+    }
+    Ok(part + psum * simd::ln_f32(s))
 }
 
 /// Cross-entropy between two distributions, `H(P, Q) = −Σᵢ pᵢ·ln qᵢ`, with
 /// `0·ln 0 = 0` and `+inf` where `qᵢ = 0 < pᵢ`. Not symmetric: `H(P,Q) ≠ H(Q,P)` in
 /// general.
 ///
-/// Both must be finite and non-negative. The logarithm is a scalar `libm` call per
-/// non-zero `pᵢ`; for training from logits use [`cross_entropy_soft`].
+/// Both must be finite and non-negative ([`Error::NonFinite`],
+/// [`Error::InvalidParameter`]). The terms are summed in `f64`, so no intermediate
+/// overflows; a finite result beyond `f32`'s range is [`Error::NonFinite`]. The
+/// logarithm is a scalar `libm` call per non-zero `pᵢ`; for training from logits use
+/// [`cross_entropy_soft`].
 ///
 /// ```
 /// use edgegrad::kernels::cross_entropy_probs;
@@ -192,11 +227,24 @@ pub fn cross_entropy_probs(p: &[f32], q: &[f32]) -> Result<f32> {
     check_len("cross_entropy_probs q", p.len(), q.len())?;
     check_distribution("cross_entropy_probs p", p)?;
     check_distribution("cross_entropy_probs q", q)?;
-    Ok(p.iter()
-        .zip(q)
-        .filter(|(p, _)| **p > 0.0)
-        .map(|(&p, &q)| -p * simd::ln_f32(q))
-        .sum())
+    let mut total = 0.0_f64;
+    for (&p, &q) in p.iter().zip(q) {
+        if p > 0.0 {
+            if q == 0.0 {
+                return Ok(f32::INFINITY);
+            }
+            total -= f64::from(p) * libm::log(f64::from(q));
+        }
+    }
+    let h = total as f32;
+    if h.is_finite() {
+        Ok(h)
+    } else {
+        Err(Error::NonFinite {
+            what: "cross_entropy_probs result",
+            index: 0,
+        })
+    }
 }
 
 /// Binary logistic loss of a score `x` with a label, and its derivative:
