@@ -13,6 +13,7 @@
 
 use crate::error::{Result, check_len};
 use crate::kernels::matmul::Accum;
+use crate::kernels::reduce::check_no_nan;
 use crate::simd::{self, Vector, splat};
 
 /// `2·√(2/π)`.
@@ -98,15 +99,19 @@ pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32], acc: Accum) -> Resul
     check_len("gelu_backward dx", x.len(), dx.len())?;
     match acc {
         Accum::Overwrite => {
-            simd::update([dx], [x, dy], |[_], [x, dy]| [gelu_grad_lanes(x) * dy]);
+            simd::update(
+                [&mut *dx],
+                [x, dy],
+                |[_], [x, dy]| [gelu_grad_lanes(x) * dy],
+            );
         }
         Accum::Add => {
-            simd::update([dx], [x, dy], |[dx], [x, dy]| {
+            simd::update([&mut *dx], [x, dy], |[dx], [x, dy]| {
                 [gelu_grad_lanes(x).mul_add(dy, dx)]
             });
         }
     }
-    Ok(())
+    check_no_nan("gelu_backward dx", dx)
 }
 
 /// Backward pass of [`gelu`] with the gradient in place: `g ← gelu'(x) ⊙ g`, turning
@@ -120,6 +125,6 @@ pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32], acc: Accum) -> Resul
 /// ```
 pub fn gelu_backward_in_place(x: &[f32], g: &mut [f32]) -> Result<()> {
     check_len("gelu_backward_in_place gradient", x.len(), g.len())?;
-    simd::update([g], [x], |[g], [x]| [gelu_grad_lanes(x) * g]);
-    Ok(())
+    simd::update([&mut *g], [x], |[g], [x]| [gelu_grad_lanes(x) * g]);
+    check_no_nan("gelu_backward_in_place result", g)
 }

@@ -34,7 +34,8 @@
 //! first positions of a KV cache, enter a product without a copy.
 
 use crate::error::{Error, Result, check_len, check_same_shape};
-use crate::kernels::reduce::dot;
+use crate::kernels::reduce::{check_no_nan, dot};
+use crate::kernels::softmax::in_row;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, LANES, Vector, splat};
 
@@ -85,8 +86,15 @@ impl Accum {
 /// General matrix product `C ← α·op(A)·op(B) + β·C` (BLAS `sgemm` on row-major data).
 ///
 /// Shapes: `op(A)` is `m × k`, `op(B)` is `k × n` and `C` is `m × n`, where `op(X)` is
-/// `X` or `Xᵀ` as `ta`/`tb` say; anything else is [`Error::ShapeMismatch`]. With
-/// `β = 0` the old contents of `C` are not read. `k = 0` gives `C ← β·C`.
+/// `X` or `Xᵀ` as `ta`/`tb` say; anything else is [`Error::ShapeMismatch`], with `C`
+/// untouched. With `β = 0` the old contents of `C` are not read. `k = 0` gives
+/// `C ← β·C`.
+///
+/// A NaN in the result is [`Error::NonFinite`] (its flat index in `C`) after `C` was
+/// written: finite inputs make one only when terms beyond `f32`'s range of opposite
+/// signs meet (a value that overflows alone is `±inf`, as in IEEE arithmetic); a NaN in
+/// an input, or an infinity times zero, does too. The same holds for every product
+/// built on it ([`matmul`], [`matmul_nt`], [`matmul_tn`], [`vecmat`]).
 ///
 /// ```
 /// use edgegrad::{MatMut, MatRef, kernels::{gemm, Trans}};
@@ -140,7 +148,7 @@ pub fn gemm(
             Lhs::Rows { a, ld: lda },
             Rhs::new(b, k, ldb),
             beta,
-            (c, ldc),
+            (&mut *c, ldc),
             false,
         ),
         (Trans::T, Trans::N) => broadcast_product(
@@ -149,7 +157,7 @@ pub fn gemm(
             Lhs::Cols { a, ld: lda },
             Rhs::new(b, k, ldb),
             beta,
-            (c, ldc),
+            (&mut *c, ldc),
             false,
         ),
         // Cᵀ = B·A: B (n × k) supplies the broadcast rows, A (k × m) the vectors.
@@ -159,7 +167,7 @@ pub fn gemm(
             Lhs::Rows { a: b, ld: ldb },
             Rhs::new(a, k, lda),
             beta,
-            (c, ldc),
+            (&mut *c, ldc),
             true,
         ),
         (Trans::N, Trans::T) => dot_product(
@@ -168,8 +176,20 @@ pub fn gemm(
             Operand { x: a, ld: lda },
             Operand { x: b, ld: ldb },
             beta,
-            (c, ldc),
+            (&mut *c, ldc),
         ),
+    }
+    check_product(c, m, n, ldc)
+}
+
+/// A NaN in a product `C` (`m × n`, row stride `ld`) is [`Error::NonFinite`] (flat
+/// index `row·n + col`): terms beyond `f32`'s range of opposite signs meet in a dot
+/// product, or an input held a NaN or an infinity times zero. One pass over `C`, small
+/// beside the `m·n·k` of the product.
+fn check_product(c: &[f32], m: usize, n: usize, ld: usize) -> Result<()> {
+    for r in 0..m {
+        let row = c.get(r * ld..r * ld + n).unwrap_or_default();
+        in_row(check_no_nan("matrix product", row), r, n)?;
     }
     Ok(())
 }

@@ -21,7 +21,7 @@
 
 use crate::error::{Error, Result, check_len};
 use crate::kernels::matmul::Accum;
-use crate::kernels::reduce::max_abs;
+use crate::kernels::reduce::{check_no_nan, max_abs};
 use crate::kernels::softmax::in_row;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, Vector, splat};
@@ -208,10 +208,14 @@ pub fn layer_norm_backward(
         |(a, b), (c, d)| (a + c, b + d),
     );
     let inv_n = 1.0 / n as f32;
-    let (mg, mgx) = (
-        splat(simd::hsum(sg) * inv_n),
-        splat(simd::hsum(sgx) * inv_n),
-    );
+    let (mg, mgx) = (simd::hsum(sg) * inv_n, simd::hsum(sgx) * inv_n);
+    if !(mg.is_finite() && mgx.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "layer_norm_backward row means (overflow)",
+            index: 0,
+        });
+    }
+    let (mg, mgx) = (splat(mg), splat(mgx));
     // (∂L/∂x, new dγ, new dβ) for one vector of the row
     let grads = |x: Vector, gm: Vector, d: Vector, dg: Vector, db: Vector| {
         let xh = (x - mv) * rv;
@@ -222,14 +226,16 @@ pub fn layer_norm_backward(
     // never uses the old dx, which may hold anything, NaN included.
     let add = matches!(acc, Accum::Add);
     simd::update(
-        [dx, dgamma, dbeta],
+        [&mut *dx, &mut *dgamma, &mut *dbeta],
         [x, gamma, dy],
         |[dx, dg, db], [x, gm, d]| {
             let (v, dg, db) = grads(x, gm, d, dg, db);
             [if add { dx + v } else { v }, dg, db]
         },
     );
-    Ok(())
+    check_no_nan("layer_norm_backward dx", dx)?;
+    check_no_nan("layer_norm_backward dgamma", dgamma)?;
+    check_no_nan("layer_norm_backward dbeta", dbeta)
 }
 
 /// [`layer_norm`] of every row of `x` (`rows × n`) into `y`, with each row's `(μ, r)`

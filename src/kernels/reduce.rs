@@ -15,13 +15,19 @@ use crate::simd::{self, splat};
 #[inline]
 #[must_use]
 pub fn sum(x: &[f32]) -> f32 {
-    simd::hsum(simd::reduce(
+    let s = simd::hsum(simd::reduce(
         [x],
         [0.0],
         splat(0.0),
         |a, [v]| a + v,
         |a, b| a + b,
-    ))
+    ));
+    if s.is_nan() {
+        // Partial sums that overflowed in opposite directions (or a NaN input): the sum
+        // again in f64, which no f32 inputs overflow; ±inf if it is beyond f32's range.
+        return x.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+    }
+    s
 }
 
 /// `Ok` if every value of `x` is finite, else [`Error::NonFinite`] naming `what` and
@@ -45,6 +51,24 @@ pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
         return Ok(());
     }
     let index = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
+    Err(Error::NonFinite { what, index })
+}
+
+/// `Ok` if `x` holds no NaN, else [`Error::NonFinite`] at the first one: for kernels
+/// that check what they wrote (values beyond `f32`'s range of opposite signs meet in
+/// their arithmetic and make a NaN that no input explains).
+pub(crate) fn check_no_nan(what: &'static str, x: &[f32]) -> Result<()> {
+    let nan = simd::reduce(
+        [x],
+        [0.0],
+        splat(0.0),
+        |a, [v]| a | v.simd_ne(v),
+        |a, b| a | b,
+    );
+    if simd::hsum(nan & splat(1.0)) == 0.0 {
+        return Ok(());
+    }
+    let index = x.iter().position(|v| v.is_nan()).unwrap_or(0);
     Err(Error::NonFinite { what, index })
 }
 
@@ -98,13 +122,22 @@ pub fn max(x: &[f32]) -> f32 {
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
     check_len("dot: b", a.len(), b.len())?;
-    Ok(simd::hsum(simd::reduce(
+    let d = simd::hsum(simd::reduce(
         [a, b],
         [0.0, 0.0],
         splat(0.0),
         |acc, [x, y]| x.mul_add(y, acc),
         |p, q| p + q,
-    )))
+    ));
+    if d.is_nan() {
+        // As in `sum`: products that overflowed with opposite signs, again in f64.
+        return Ok(a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum::<f64>() as f32);
+    }
+    Ok(d)
 }
 
 /// Squared Euclidean norm `‖x‖² = Σᵢ xᵢ²`.

@@ -13,7 +13,7 @@
 //! a checked maximum, then `exp(x − max)` stored and summed in one sweep, then a scale.
 
 use crate::error::{Error, Result, check_len, check_same_shape};
-use crate::kernels::reduce::{dot, max, sum};
+use crate::kernels::reduce::{check_no_nan, dot, max, sum};
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, splat};
 
@@ -146,7 +146,10 @@ pub fn logsumexp(x: &[f32]) -> Result<f32> {
 /// Backward pass of softmax: given `y = softmax(x)` and `dy = ∂L/∂y`,
 /// `dx = ∂L/∂x = y ⊙ (dy − ⟨dy, y⟩)`.
 ///
-/// Shapes: `y`, `dy`, `dx` of equal length.
+/// Shapes: `y`, `dy`, `dx` of equal length. A non-finite `⟨dy, y⟩` is
+/// [`Error::NonFinite`] before `dx` is written; a NaN in `dx` (from values of `y` and
+/// `dy` whose products overflow, which a softmax output never has) is
+/// [`Error::NonFinite`] after `dx` was written.
 ///
 /// ```
 /// let mut dx = [0.0; 2];
@@ -157,13 +160,17 @@ pub fn logsumexp(x: &[f32]) -> Result<f32> {
 pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
     check_len("softmax_backward dy", y.len(), dy.len())?;
     check_len("softmax_backward dx", y.len(), dx.len())?;
-    let d = splat(dot(dy, y)?);
-    simd::update([dx], [y, dy], |[_], [y, dy]| [y * (dy - d)]);
-    Ok(())
+    let d = splat(finite_dot("softmax_backward ⟨dy, y⟩", dy, y)?);
+    simd::update([&mut *dx], [y, dy], |[_], [y, dy]| [y * (dy - d)]);
+    check_no_nan("softmax_backward dx", dx)
 }
 
 /// Backward pass of log-softmax: given `logp = log_softmax(x)` and `dy = ∂L/∂logp`,
 /// `dx = dy − softmax(x)·Σᵢ dyᵢ` with `softmax(x) = exp(logp)`.
+///
+/// A non-finite `Σᵢ dyᵢ` is [`Error::NonFinite`] before `dx` is written; a NaN in `dx`
+/// (from a `logp` that is no log-probability, or overflowing values) is
+/// [`Error::NonFinite`] after `dx` was written.
 ///
 /// ```
 /// let ln_half = -core::f32::consts::LN_2;
@@ -175,11 +182,28 @@ pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
 pub fn log_softmax_backward(logp: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
     check_len("log_softmax_backward dy", logp.len(), dy.len())?;
     check_len("log_softmax_backward dx", logp.len(), dx.len())?;
-    let s = splat(sum(dy));
-    simd::update([dx], [logp, dy], |[_], [lp, dy]| {
+    let s = sum(dy);
+    if !s.is_finite() {
+        return Err(Error::NonFinite {
+            what: "log_softmax_backward sum of dy",
+            index: 0,
+        });
+    }
+    let s = splat(s);
+    simd::update([&mut *dx], [logp, dy], |[_], [lp, dy]| {
         [simd::exp(lp).mul_neg_add(s, dy)]
     });
-    Ok(())
+    check_no_nan("log_softmax_backward dx", dx)
+}
+
+/// `⟨a, b⟩`, refused if it is not finite (a backward pass would spread it over a row).
+fn finite_dot(what: &'static str, a: &[f32], b: &[f32]) -> Result<f32> {
+    let d = dot(a, b)?;
+    if d.is_finite() {
+        Ok(d)
+    } else {
+        Err(Error::NonFinite { what, index: 0 })
+    }
 }
 
 /// Re-bases a row's [`Error::NonFinite`] index to the flat matrix index.
@@ -275,6 +299,8 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
 
 /// [`softmax_backward`] with the gradient in place: `g ← y ⊙ (g − ⟨g, y⟩)`, turning
 /// `∂L/∂y` into `∂L/∂x` without a second buffer (a causal attention row's scores).
+/// Errors as [`softmax_backward`]'s: a non-finite `⟨g, y⟩` leaves `g` as it was, a NaN
+/// in the result is reported with `g` written.
 ///
 /// ```
 /// let mut g = [1.0, 0.0];
@@ -287,12 +313,14 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
 #[inline(never)]
 pub fn softmax_backward_in_place(y: &[f32], g: &mut [f32]) -> Result<()> {
     check_len("softmax_backward_in_place gradient", y.len(), g.len())?;
-    let d = splat(dot(g, y)?);
-    simd::update([g], [y], |[dy], [y]| [y * (dy - d)]);
-    Ok(())
+    let d = splat(finite_dot("softmax_backward_in_place ⟨g, y⟩", g, y)?);
+    simd::update([&mut *g], [y], |[dy], [y]| [y * (dy - d)]);
+    check_no_nan("softmax_backward_in_place result", g)
 }
 
-/// [`softmax_backward`] on every row: `dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩)`.
+/// [`softmax_backward`] on every row: `dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩)`. An
+/// error in a row (index: the flat position) leaves the earlier rows written, and that
+/// row as [`softmax_backward`] says.
 ///
 /// ```
 /// use edgegrad::{MatMut, MatRef, kernels::softmax_backward_rows};
@@ -305,13 +333,20 @@ pub fn softmax_backward_in_place(y: &[f32], g: &mut [f32]) -> Result<()> {
 pub fn softmax_backward_rows(y: MatRef<'_>, dy: MatRef<'_>, mut dx: MatMut<'_>) -> Result<()> {
     check_same_shape("softmax_backward_rows dy", y.shape(), dy.shape())?;
     check_same_shape("softmax_backward_rows dx", y.shape(), dx.shape())?;
-    for ((yr, dyr), dxr) in y.row_iter().zip(dy.row_iter()).zip(dx.row_iter_mut()) {
-        softmax_backward(yr, dyr, dxr)?;
+    let cols = y.cols();
+    for (r, ((yr, dyr), dxr)) in y
+        .row_iter()
+        .zip(dy.row_iter())
+        .zip(dx.row_iter_mut())
+        .enumerate()
+    {
+        in_row(softmax_backward(yr, dyr, dxr), r, cols)?;
     }
     Ok(())
 }
 
-/// [`log_softmax_backward`] on every row.
+/// [`log_softmax_backward`] on every row. An error in a row (index: the flat position)
+/// leaves the earlier rows written, and that row as [`log_softmax_backward`] says.
 ///
 /// ```
 /// use edgegrad::{MatMut, MatRef, kernels::log_softmax_backward_rows};
@@ -328,8 +363,14 @@ pub fn log_softmax_backward_rows(
 ) -> Result<()> {
     check_same_shape("log_softmax_backward_rows dy", logp.shape(), dy.shape())?;
     check_same_shape("log_softmax_backward_rows dx", logp.shape(), dx.shape())?;
-    for ((lr, dyr), dxr) in logp.row_iter().zip(dy.row_iter()).zip(dx.row_iter_mut()) {
-        log_softmax_backward(lr, dyr, dxr)?;
+    let cols = logp.cols();
+    for (r, ((lr, dyr), dxr)) in logp
+        .row_iter()
+        .zip(dy.row_iter())
+        .zip(dx.row_iter_mut())
+        .enumerate()
+    {
+        in_row(log_softmax_backward(lr, dyr, dxr), r, cols)?;
     }
     Ok(())
 }
