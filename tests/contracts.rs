@@ -6,140 +6,13 @@
 //! written (row-wise kernels: the rows before the failing one; matrix products: a
 //! product holding a NaN).
 mod common;
-use common::{Rng, bits};
+use common::{Gen, ROUNDS, bits, holds_non_finite, rounds, snap, verdict};
 use edgegrad::kernels::{self as k, Accum, Adam, Trans};
 use edgegrad::{MatMut, MatRef, Result};
 
-const ROUNDS: usize = 20_000;
-
-/// Finite values that break naive code: the extremes, subnormals, signed zeros, the
-/// edges of `exp`.
-const EDGES: [f32; 18] = [
-    0.0,
-    -0.0,
-    1.0,
-    -1.0,
-    3e38,
-    -3e38,
-    f32::MAX,
-    f32::MIN,
-    1e-40,
-    -1e-40,
-    1e20,
-    -1e20,
-    1e-20,
-    88.8,
-    -87.4,
-    104.0,
-    -104.0,
-    1.1754944e-38,
-];
-
-/// A generator of inputs for one round: finite or not (decided per round, so that
-/// rounds with finite inputs are common).
-struct Gen {
-    rng: Rng,
-    finite: bool,
-}
-
-impl Gen {
-    fn value(&mut self) -> f32 {
-        match self.rng.below(10) {
-            0..=3 => self.rng.normal() * 3.0,
-            4..=6 => EDGES[self.rng.below(EDGES.len())],
-            7 => self.rng.uniform(-1e4, 1e4),
-            8 => {
-                f32::from_bits(self.rng.next_u64() as u32 & 0x7f7f_ffff)
-                    * if self.rng.below(2) == 0 { 1.0 } else { -1.0 }
-            }
-            _ if !self.finite => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][self.rng.below(3)],
-            _ => 0.5,
-        }
-    }
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.value()).collect()
-    }
-    /// A length near `n`: usually `n`, sometimes off by one (a caller's mistake).
-    fn len_near(&mut self, n: usize) -> usize {
-        match self.rng.below(12) {
-            0 => n + 1,
-            1 => n.saturating_sub(1),
-            _ => n,
-        }
-    }
-    /// Values for a slice whose length should be `n`.
-    fn near(&mut self, n: usize) -> Vec<f32> {
-        let len = self.len_near(n);
-        self.vec(len)
-    }
-    fn size(&mut self, max: usize) -> usize {
-        self.rng.below(max + 1)
-    }
-}
-
-/// Checks one call's outcome: `Ok` from finite inputs has no NaN in `returned` or
-/// `outs`; `Err` left `outs` as `before` unless `err_may_write`.
-fn verdict<T: core::fmt::Debug>(
-    name: &str,
-    g: &Gen,
-    r: &Result<T>,
-    returned: &[f32],
-    before: &[Vec<u32>],
-    outs: &[&[f32]],
-    err_may_write: bool,
-) {
-    match r {
-        Ok(_) if g.finite => {
-            assert!(
-                !returned.iter().any(|v| v.is_nan()),
-                "{name}: Ok({returned:?}) with NaN from finite inputs"
-            );
-            for (i, o) in outs.iter().enumerate() {
-                assert!(
-                    !o.iter().any(|v| v.is_nan()),
-                    "{name}: output {i} has NaN after Ok from finite inputs: {o:?}"
-                );
-            }
-        }
-        Ok(_) => {}
-        Err(e) if !err_may_write => {
-            for (i, (o, b)) in outs.iter().zip(before).enumerate() {
-                assert_eq!(
-                    &bits(o),
-                    b,
-                    "{name}: output {i} changed by a call that failed with {e:?}"
-                );
-            }
-        }
-        Err(_) => {}
-    }
-}
-
-/// Whether an output holds a value that is not finite (what a kernel that checks its
-/// result after writing leaves on error, as its docs say).
-fn holds_non_finite(outs: &[&[f32]]) -> bool {
-    outs.iter().any(|o| o.iter().any(|v| !v.is_finite()))
-}
-
-/// Runs `body` for `ROUNDS` rounds, half of them with finite inputs only.
-fn rounds(seed: u64, mut body: impl FnMut(&mut Gen)) {
-    let mut g = Gen {
-        rng: Rng::new(seed),
-        finite: true,
-    };
-    for round in 0..ROUNDS {
-        g.finite = round % 2 == 0;
-        body(&mut g);
-    }
-}
-
-fn snap(outs: &[&[f32]]) -> Vec<Vec<u32>> {
-    outs.iter().map(|o| bits(o)).collect()
-}
-
 #[test]
 fn row_kernels() {
-    rounds(1, |g| {
+    rounds(1, ROUNDS, |g| {
         let n = g.size(40);
         let x = g.vec(n);
         let dy = g.near(n);
@@ -256,7 +129,7 @@ fn row_kernels() {
 
 #[test]
 fn layer_norm_and_activations() {
-    rounds(2, |g| {
+    rounds(2, ROUNDS, |g| {
         let n = g.size(40);
         let x = g.vec(n);
         let (gamma, beta) = (g.near(n), g.near(n));
@@ -330,7 +203,7 @@ fn layer_norm_and_activations() {
 
 #[test]
 fn reductions_and_elementwise() {
-    rounds(3, |g| {
+    rounds(3, ROUNDS, |g| {
         let n = g.size(70);
         let (x, y0) = (g.vec(n), g.near(n));
         let sums = [
@@ -397,7 +270,7 @@ fn reductions_and_elementwise() {
 
 #[test]
 fn optimisers() {
-    rounds(4, |g| {
+    rounds(4, ROUNDS, |g| {
         let n = g.size(30);
         let (p0, grads) = (g.vec(n), g.near(n));
         let (m0, v0) = (
@@ -484,7 +357,7 @@ fn accum(g: &mut Gen) -> Accum {
 
 #[test]
 fn matrix_products() {
-    rounds(5, |g| {
+    rounds(5, ROUNDS, |g| {
         let (m, kk, n) = (g.size(9), g.size(9), g.size(9));
         let a = g.vec(m * kk);
         let b = g.vec(kk * n);
@@ -583,7 +456,7 @@ fn matrix_products() {
 
 #[test]
 fn row_wise_kernels_write_only_the_rows_before_a_failure() {
-    rounds(6, |g| {
+    rounds(6, ROUNDS, |g| {
         let (rows, n) = (g.size(5), g.size(12));
         let x = g.vec(rows * n);
         let xv = MatRef::new(&x, rows, n).unwrap();

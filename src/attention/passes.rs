@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{self as k, Accum};
+use crate::params;
 use crate::train::{self, StepStats, TrainConfig};
 
 use super::AttentionOptState;
@@ -143,6 +144,12 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// for every parameter to `grads` (so several sequences can be accumulated before
     /// one update; clear with [`zero`](Self::zero)).
     ///
+    /// Refused with nothing changed: a cache without a successful [`forward`](Self::forward)
+    /// ([`Error::InvalidParameter`]). An error on the way ([`Error::NonFinite`]: a NaN in
+    /// a product or, after the last layer, in a gradient — values beyond `f32`'s range of
+    /// opposite signs met, which finite weights whose forward pass succeeded make rare)
+    /// leaves `grads` with the part already added; zero them before the next sequence.
+    ///
     /// The layers' backward passes in reverse order: the output layer (over the
     /// positions that have a target), the attention (whose input gradient adds to the
     /// residual's), the embeddings.
@@ -159,7 +166,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         }
         self.backward_head(c, grads)?;
         self.backward_attention(c, grads)?;
-        self.backward_embedding(c, grads)
+        self.backward_embedding(c, grads)?;
+        params::check_no_nan("attention gradients", grads)
     }
 
     // Each layer's backward pass out of line: on a microcontroller the stacks of a

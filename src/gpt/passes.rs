@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::{self as k, Accum};
+use crate::params;
 use crate::train::{self, StepStats, TrainConfig};
 
 use super::GptOptState;
@@ -146,6 +147,12 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// for every parameter to `grads` (so several sequences can be accumulated before
     /// one update; clear with [`zero`](Self::zero)).
     ///
+    /// Refused with nothing changed: a cache without a successful [`forward`](Self::forward)
+    /// ([`Error::InvalidParameter`]). An error on the way ([`Error::NonFinite`]: a NaN in
+    /// a product or, after the last layer, in a gradient — values beyond `f32`'s range of
+    /// opposite signs met, which finite weights whose forward pass succeeded make rare)
+    /// leaves `grads` with the part already added; zero them before the next sequence.
+    ///
     /// The layers' backward passes in reverse order: the tied output layer (over the
     /// positions that have a target) and the final LayerNorm, the blocks from the last
     /// to the first, the embeddings.
@@ -183,7 +190,8 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
             &c.acts.tokens[..l],
             c.scratch.dresid.top(l)?,
             &mut grads.embedding_grads(),
-        )
+        )?;
+        params::check_no_nan("gpt gradients", grads)
     }
 
     /// The output layer's and the final LayerNorm's backward passes, leaving

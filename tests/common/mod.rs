@@ -406,3 +406,133 @@ pub fn bits(x: &[f32]) -> Vec<u32> {
 pub fn all_finite(x: &[f32]) -> bool {
     x.iter().all(|v| v.is_finite())
 }
+
+// ---------------------------------------------------------------------------------------
+// The promises as properties (tests/contracts*.rs)
+
+pub const ROUNDS: usize = 20_000;
+
+/// Finite values that break naive code: the extremes, subnormals, signed zeros, the
+/// edges of `exp`.
+pub const EDGES: [f32; 18] = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    3e38,
+    -3e38,
+    f32::MAX,
+    f32::MIN,
+    1e-40,
+    -1e-40,
+    1e20,
+    -1e20,
+    1e-20,
+    88.8,
+    -87.4,
+    104.0,
+    -104.0,
+    1.1754944e-38,
+];
+
+/// A generator of inputs for one round: finite or not (decided per round, so that
+/// rounds with finite inputs are common).
+pub struct Gen {
+    pub rng: Rng,
+    pub finite: bool,
+}
+
+impl Gen {
+    pub fn value(&mut self) -> f32 {
+        match self.rng.below(10) {
+            0..=3 => self.rng.normal() * 3.0,
+            4..=6 => EDGES[self.rng.below(EDGES.len())],
+            7 => self.rng.uniform(-1e4, 1e4),
+            8 => {
+                f32::from_bits(self.rng.next_u64() as u32 & 0x7f7f_ffff)
+                    * if self.rng.below(2) == 0 { 1.0 } else { -1.0 }
+            }
+            _ if !self.finite => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][self.rng.below(3)],
+            _ => 0.5,
+        }
+    }
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.value()).collect()
+    }
+    /// A length near `n`: usually `n`, sometimes off by one (a caller's mistake).
+    pub fn len_near(&mut self, n: usize) -> usize {
+        match self.rng.below(12) {
+            0 => n + 1,
+            1 => n.saturating_sub(1),
+            _ => n,
+        }
+    }
+    /// Values for a slice whose length should be `n`.
+    pub fn near(&mut self, n: usize) -> Vec<f32> {
+        let len = self.len_near(n);
+        self.vec(len)
+    }
+    pub fn size(&mut self, max: usize) -> usize {
+        self.rng.below(max + 1)
+    }
+}
+
+/// Checks one call's outcome: `Ok` from finite inputs has no NaN in `returned` or
+/// `outs`; `Err` left `outs` as `before` unless `err_may_write`.
+pub fn verdict<T: core::fmt::Debug>(
+    name: &str,
+    g: &Gen,
+    r: &edgegrad::Result<T>,
+    returned: &[f32],
+    before: &[Vec<u32>],
+    outs: &[&[f32]],
+    err_may_write: bool,
+) {
+    match r {
+        Ok(_) if g.finite => {
+            assert!(
+                !returned.iter().any(|v| v.is_nan()),
+                "{name}: Ok({returned:?}) with NaN from finite inputs"
+            );
+            for (i, o) in outs.iter().enumerate() {
+                assert!(
+                    !o.iter().any(|v| v.is_nan()),
+                    "{name}: output {i} has NaN after Ok from finite inputs: {o:?}"
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) if !err_may_write => {
+            for (i, (o, b)) in outs.iter().zip(before).enumerate() {
+                assert_eq!(
+                    &bits(o),
+                    b,
+                    "{name}: output {i} changed by a call that failed with {e:?}"
+                );
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+/// Whether an output holds a value that is not finite (what a kernel that checks its
+/// result after writing leaves on error, as its docs say).
+pub fn holds_non_finite(outs: &[&[f32]]) -> bool {
+    outs.iter().any(|o| o.iter().any(|v| !v.is_finite()))
+}
+
+/// Runs `body` for `n` rounds, half of them with finite inputs only.
+pub fn rounds(seed: u64, n: usize, mut body: impl FnMut(&mut Gen)) {
+    let mut g = Gen {
+        rng: Rng::new(seed),
+        finite: true,
+    };
+    for round in 0..n {
+        g.finite = round % 2 == 0;
+        body(&mut g);
+    }
+}
+
+pub fn snap(outs: &[&[f32]]) -> Vec<Vec<u32>> {
+    outs.iter().map(|o| bits(o)).collect()
+}
