@@ -226,3 +226,144 @@ fn cross_entropies_of_finite_inputs_whose_sums_overflow() {
         Err(Error::NonFinite { .. })
     ));
 }
+
+type Lm = edgegrad::attention::AttentionLm<8, 6, 8, 4>;
+
+fn lm() -> Box<Lm> {
+    use rand_core::SeedableRng;
+    let mut m = Box::new(Lm::ZERO);
+    m.init(&mut rand_pcg::Pcg32::seed_from_u64(3));
+    m
+}
+
+#[test]
+fn weights_files_with_nan_or_infinity_are_refused_everywhere() {
+    use edgegrad::{FormatProblem, safetensors::Aligned};
+    let model = lm();
+    let mut file = Box::new(Aligned([0_u8; Lm::SAFETENSORS_BYTES]));
+    model.to_safetensors(&mut file.0).unwrap();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut corrupt = Box::new(Aligned(file.0));
+        // The last value of the last tensor (a corrupted page of flash).
+        let n = corrupt.0.len();
+        corrupt.0[n - 4..].copy_from_slice(&bad.to_le_bytes());
+        let mut into = lm();
+        into.b_out.as_mut_slice()[0] = 42.0;
+        let before = snapshot(&*into);
+        let err = into.load_safetensors(&corrupt.0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Safetensors {
+                    problem: FormatProblem::NonFinite { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(before, snapshot(&*into));
+        let err = edgegrad::attention::AttentionWeights::<8, 6, 8, 4>::from_safetensors(&corrupt.0)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Safetensors {
+                    problem: FormatProblem::NonFinite { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // And the writer does not produce such a file.
+        let mut holding = lm();
+        holding.b_out.as_mut_slice()[2] = bad;
+        let mut out = Box::new(Aligned([7_u8; Lm::SAFETENSORS_BYTES]));
+        let err = holding.to_safetensors(&mut out.0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Safetensors {
+                    problem: FormatProblem::NonFinite { index: 2 },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(out.0.iter().all(|&b| b == 7));
+    }
+}
+
+#[test]
+fn huge_finite_weights_give_an_error_not_nan_logits() {
+    use edgegrad::attention::{AttentionActivations, Decoder};
+    let mut model = lm();
+    for w in model.w_v.as_mut_slice() {
+        *w = 1e38;
+    }
+    let mut acts = Box::new(AttentionActivations::ZERO);
+    assert!(matches!(
+        model.forward_logits(&[1, 2, 3], &mut acts),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(acts.len(), 0);
+    let mut dec = Box::new(Decoder::ZERO);
+    assert!(matches!(
+        dec.prefill(&*model, &[1, 2, 3]),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn a_decoder_without_logits_refuses_to_sample() {
+    use edgegrad::attention::{Decoder, Sampling};
+    use rand_core::SeedableRng;
+    let model = lm();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let mut dec = Box::new(Decoder::<8, 6, 8, 4>::ZERO);
+    for sampling in [Sampling::Greedy, Sampling::Temperature(1.0)] {
+        assert!(matches!(
+            dec.sample(sampling, &mut rng),
+            Err(Error::NoLogits { .. })
+        ));
+    }
+    dec.prefill(&*model, &[1, 2]).unwrap();
+    assert!(dec.sample(Sampling::Greedy, &mut rng).is_ok());
+    dec.truncate(1);
+    assert!(matches!(
+        dec.sample(Sampling::Greedy, &mut rng),
+        Err(Error::NoLogits { .. })
+    ));
+    dec.step(&*model, 3).unwrap();
+    assert!(dec.sample(Sampling::Greedy, &mut rng).is_ok());
+    dec.reset();
+    assert!(dec.logits().is_none());
+}
+
+#[test]
+fn greedy_and_temperature_sampling_agree_on_a_fully_masked_row() {
+    use edgegrad::sample::{Sampling, sample};
+    use rand_core::SeedableRng;
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let masked = [f32::NEG_INFINITY; 5];
+    let mut probs = [0.0; 5];
+    for s in [
+        Sampling::Greedy,
+        Sampling::Temperature(0.7),
+        Sampling::TopK {
+            k: 2,
+            temperature: 1.0,
+        },
+    ] {
+        let r = sample(&masked, s, &mut probs, &mut rng);
+        assert!(
+            matches!(
+                r,
+                Err(Error::InvalidParameter {
+                    what: "sampling logits",
+                    ..
+                })
+            ),
+            "{s:?}: {r:?}"
+        );
+    }
+}

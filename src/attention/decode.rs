@@ -120,6 +120,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
         model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
         token: u16,
     ) -> Result<&[f32; V]> {
+        let () = AttentionLm::<V, T, D, DK>::VOCAB_FITS_IDS;
         let model = model.into();
         check_index("token id", usize::from(token), V)?;
         let t = self.len;

@@ -107,8 +107,22 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         self.view()
     }
 
+    /// A vocabulary of `1 ≤ V ≤ 65 536` (token ids are `u16`): evaluated where a pass
+    /// is compiled, so a model of impossible sizes does not build.
+    ///
+    /// ```compile_fail
+    /// let model = Box::new(edgegrad::attention::AttentionLm::<70_000, 4, 8, 4>::ZERO);
+    /// let mut acts = Box::new(edgegrad::attention::AttentionActivations::ZERO);
+    /// let _ = model.forward_logits(&[1], &mut acts);
+    /// ```
+    pub(crate) const VOCAB_FITS_IDS: () = assert!(
+        V >= 1 && V <= 1 << 16,
+        "AttentionLm: the vocabulary must have 1 <= V <= 65536 (u16 token ids)"
+    );
+
     /// Checks a token sequence: length in `min..=T` and every id below `V`.
     pub(crate) fn check_tokens(tokens: &[u16], min: usize) -> Result<()> {
+        let () = Self::VOCAB_FITS_IDS;
         check_len_range("token sequence", tokens.len(), min, T)?;
         for &t in tokens {
             check_index("token id", usize::from(t), V)?;

@@ -142,15 +142,24 @@ impl<
     S: Storage,
 > Gpt<V, T, D, N, F, L, S>
 {
-    /// `N ≥ 1` heads that divide the width `D`: evaluated where a pass is compiled, so a
-    /// model of impossible sizes does not build.
+    /// `N ≥ 1` heads that divide the width `D`, and a vocabulary of `1 ≤ V ≤ 65 536`
+    /// (token ids are `u16`): evaluated where a pass is compiled, so a model of
+    /// impossible sizes does not build.
+    ///
+    /// ```compile_fail
+    /// // 70 000 token ids do not fit in u16.
+    /// let model = Box::new(edgegrad::gpt::Gpt::<70_000, 4, 8, 2, 16, 1>::ZERO);
+    /// let mut acts = Box::new(edgegrad::gpt::GptActivations::ZERO);
+    /// let _ = model.forward_logits(&[1], &mut acts);
+    /// ```
     pub(super) const HEADS_DIVIDE_WIDTH: () = assert!(
-        N >= 1 && D.is_multiple_of(N),
-        "Gpt: the number of heads N must be at least 1 and divide the width D"
+        N >= 1 && D.is_multiple_of(N) && V >= 1 && V <= 1 << 16,
+        "Gpt: the number of heads N must be at least 1 and divide the width D, and 1 <= V <= 65536"
     );
 
     /// Checks a token sequence: length in `min..=T` and every id below `V`.
     pub(crate) fn check_tokens(tokens: &[u16], min: usize) -> Result<()> {
+        let () = Self::HEADS_DIVIDE_WIDTH;
         check_len_range("token sequence", tokens.len(), min, T)?;
         for &t in tokens {
             check_index("token id", usize::from(t), V)?;
