@@ -25,6 +25,32 @@ pub enum Sampling {
     },
 }
 
+impl Sampling {
+    /// The temperature and the number of candidates over `v` tokens (`None`: greedy),
+    /// or [`Error::InvalidParameter`] for a temperature that is not finite and `> 0` or
+    /// a `k` outside `1..=v`.
+    fn settings(self, v: usize) -> Result<Option<(f32, usize)>> {
+        let (temperature, top_k) = match self {
+            Sampling::Greedy => return Ok(None),
+            Sampling::Temperature(t) => (t, v),
+            Sampling::TopK { k, temperature } => (temperature, k),
+        };
+        if !(temperature > 0.0 && temperature.is_finite()) {
+            return Err(Error::InvalidParameter {
+                what: "sampling temperature",
+                expected: "a finite temperature > 0",
+            });
+        }
+        if top_k == 0 || top_k > v {
+            return Err(Error::InvalidParameter {
+                what: "sampling top-k",
+                expected: "1 <= k <= V",
+            });
+        }
+        Ok(Some((temperature, top_k)))
+    }
+}
+
 /// A token id drawn from `logits` (`V ≤ 65 536` of them) as `sampling` says, with
 /// `probs` (`V` long) as scratch for the probabilities. Greedy choice draws nothing
 /// from `rng`; the others draw one `u32`.
@@ -33,7 +59,8 @@ pub enum Sampling {
 /// token masked), a temperature that is not finite and positive, or `k` outside
 /// `1..=V`, are [`Error::InvalidParameter`]. The logits are
 /// shifted by their maximum before dividing by the temperature, so that a tiny
-/// temperature cannot overflow.
+/// temperature cannot overflow. Every error is found before `probs` is written or
+/// `rng` drawn from.
 ///
 /// ```
 /// use edgegrad::sample::{sample, Sampling};
@@ -70,26 +97,10 @@ pub fn sample<R: RngCore + ?Sized>(
             expected: "at least one logit above -inf",
         });
     }
-    let (temperature, top_k) = match sampling {
-        Sampling::Greedy => {
-            let best = (0..v).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
-            return Ok(best as u16);
-        }
-        Sampling::Temperature(t) => (t, v),
-        Sampling::TopK { k, temperature } => (temperature, k),
+    let Some((temperature, top_k)) = sampling.settings(v)? else {
+        let best = (0..v).fold(0, |b, i| if logits[i] > logits[b] { i } else { b });
+        return Ok(best as u16);
     };
-    if !(temperature > 0.0 && temperature.is_finite()) {
-        return Err(Error::InvalidParameter {
-            what: "sampling temperature",
-            expected: "a finite temperature > 0",
-        });
-    }
-    if top_k == 0 || top_k > v {
-        return Err(Error::InvalidParameter {
-            what: "sampling top-k",
-            expected: "1 <= k <= V",
-        });
-    }
     // The best token gets 0, the others ≤ 0 (possibly -inf).
     let scaled = |l: f32| (l - max) / temperature;
     for (p, &l) in probs.iter_mut().zip(logits) {
@@ -127,6 +138,8 @@ pub fn sample<R: RngCore + ?Sized>(
 pub(crate) trait Decode<M: Copy> {
     /// Positions the decoder holds (the model's context `T`).
     const CONTEXT: usize;
+    /// The number of token ids, `V`.
+    const VOCAB: usize;
     /// Forgets every position.
     fn reset(&mut self);
     /// Positions decoded so far.
@@ -159,6 +172,8 @@ pub(crate) fn generate<M: Copy, Dec: Decode<M>, R: RngCore + ?Sized>(
     out: &mut [u16],
     (sampling, rng): (Sampling, &mut R),
 ) -> Result<usize> {
+    // Settings that would fail at the first token fail before the prefill.
+    sampling.settings(Dec::VOCAB)?;
     prefill(dec, model, prompt)?;
     for (n, slot) in out.iter_mut().enumerate() {
         let token = dec.choose(sampling, rng)?;

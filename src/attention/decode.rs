@@ -153,6 +153,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
 
     /// Starts over with `prompt` (`1 ≤ len ≤ T`) and returns the logits after its last
     /// token.
+    ///
+    /// A prompt of the wrong length or with an id `≥ V` is refused before anything
+    /// changes. An error in a step ([`step`](Self::step)'s) leaves the positions before
+    /// it decoded and no logits.
     pub fn prefill<'m>(
         &mut self,
         model: impl Into<AttentionWeights<'m, V, T, D, DK>>,
@@ -178,6 +182,10 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> Decoder<V,
     /// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding
     /// each back in. Stops early when the `T` positions are used up; returns how many
     /// tokens were written.
+    ///
+    /// Invalid sampling settings and a refused prompt change nothing; otherwise errors
+    /// are [`prefill`](Self::prefill)'s, [`sample`](Self::sample)'s and
+    /// [`step`](Self::step)'s, and `out` then holds the tokens chosen before the error.
     // Out of line: its sampling scratch need not sit in a caller's frame.
     #[inline(never)]
     pub fn generate<'m, R: RngCore + ?Sized>(
@@ -197,6 +205,7 @@ impl<'m, const V: usize, const T: usize, const D: usize, const DK: usize>
     sample::Decode<AttentionWeights<'m, V, T, D, DK>> for Decoder<V, T, D, DK>
 {
     const CONTEXT: usize = T;
+    const VOCAB: usize = V;
     fn reset(&mut self) {
         self.reset();
     }

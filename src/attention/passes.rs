@@ -19,6 +19,14 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
     /// with `h1` as in the [`AttentionLm`] formulas; read them with
     /// [`AttentionActivations::logits`]. No loss is computed. An
     /// [`AttentionCache`] can be passed too (it holds an `AttentionActivations`).
+    ///
+    /// Tokens of the wrong length or with an id `≥ V` are refused before anything is
+    /// written ([`Error::InvalidLength`](crate::Error::InvalidLength),
+    /// [`Error::IndexOutOfRange`](crate::Error::IndexOutOfRange)). A value that is not
+    /// finite on the way — NaN or infinite logits from weights that overflow `f32`
+    /// (entries of about `10¹⁹`), found by the pass's kernels or the final check of the
+    /// logits — is [`Error::NonFinite`](crate::Error::NonFinite), and the activations
+    /// are then empty (`len() == 0`: no rows to read).
     pub fn forward_logits(
         &self,
         tokens: &[u16],
@@ -35,7 +43,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
     /// ```
     ///
     /// Also leaves in `cache` the fused gradient of the loss with respect to the logits,
-    /// for [`AttentionLm::backward`].
+    /// for [`AttentionLm::backward`]. Errors as [`forward_logits`](Self::forward_logits)'s
+    /// (at least 2 tokens).
     pub fn forward(&self, tokens: &[u16], cache: &mut AttentionCache<V, T, D, DK>) -> Result<f32> {
         AttentionLm::<V, T, D, DK>::check_tokens(tokens, 2)?;
         self.run_forward(tokens, &mut cache.acts)?;

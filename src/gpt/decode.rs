@@ -171,6 +171,10 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
 
     /// Starts over with `prompt` (`1 ≤ len ≤ T`) and returns the logits after its last
     /// token.
+    ///
+    /// A prompt of the wrong length or with an id `≥ V` is refused before anything
+    /// changes. An error in a step ([`step`](Self::step)'s) leaves the positions before
+    /// it decoded and no logits.
     pub fn prefill<'m>(
         &mut self,
         model: impl Into<GptWeights<'m, V, T, D, N, F, L>>,
@@ -196,6 +200,10 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding
     /// each back in. Stops early when the `T` positions are used up; returns how many
     /// tokens were written.
+    ///
+    /// Invalid sampling settings and a refused prompt change nothing; otherwise errors
+    /// are [`prefill`](Self::prefill)'s, [`sample`](Self::sample)'s and
+    /// [`step`](Self::step)'s, and `out` then holds the tokens chosen before the error.
     // Out of line: its sampling scratch need not sit in a caller's frame.
     #[inline(never)]
     pub fn generate<'m, R: RngCore + ?Sized>(
@@ -222,6 +230,7 @@ impl<
 > sample::Decode<GptWeights<'m, V, T, D, N, F, L>> for GptDecoder<V, T, D, N, F, L>
 {
     const CONTEXT: usize = T;
+    const VOCAB: usize = V;
     fn reset(&mut self) {
         self.reset();
     }

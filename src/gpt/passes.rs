@@ -18,6 +18,14 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// (`1 ≤ len ≤ T`, ids `< V`) into `acts`; read them with
     /// [`GptActivations::logits`]. No loss is computed. A [`GptCache`] can be passed too
     /// (it holds a `GptActivations`).
+    ///
+    /// Tokens of the wrong length or with an id `≥ V` are refused before anything is
+    /// written ([`Error::InvalidLength`](crate::Error::InvalidLength),
+    /// [`Error::IndexOutOfRange`](crate::Error::IndexOutOfRange)). A value that is not
+    /// finite on the way — NaN or infinite logits from weights that overflow `f32`
+    /// (entries of about `10¹⁹`), found by the pass's kernels or the final check of the
+    /// logits — is [`Error::NonFinite`](crate::Error::NonFinite), and the activations
+    /// are then empty (`len() == 0`: no rows to read).
     pub fn forward_logits(
         &self,
         tokens: &[u16],
@@ -29,7 +37,8 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
 
     /// Forward pass with the loss, the mean next-token cross-entropy (nats) over
     /// positions `0..len−1` (`2 ≤ len ≤ T`). Also leaves in `cache` the fused gradient of
-    /// the loss with respect to the logits, for [`Gpt::backward`].
+    /// the loss with respect to the logits, for [`Gpt::backward`]. Errors as
+    /// [`forward_logits`](Self::forward_logits)'s (at least 2 tokens).
     pub fn forward(&self, tokens: &[u16], cache: &mut GptCache<V, T, D, N, F, L>) -> Result<f32> {
         Gpt::<V, T, D, N, F, L>::check_tokens(tokens, 2)?;
         self.run_forward(tokens, &mut cache.acts)?;

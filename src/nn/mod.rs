@@ -18,6 +18,23 @@
 //! of a model's gradient tensors) are added to, so sequences accumulate. What a forward
 //! pass keeps for the backward pass and the backward pass's scratch are buffers the
 //! caller passes in (`…Acts`, `…Scratch`): a model's fixed-size cache structs.
+//!
+//! **Errors.** Every layer function checks the shapes of its views and slices, token
+//! ids and positions before it writes anything ([`Error::ShapeMismatch`],
+//! [`Error::LengthMismatch`], [`Error::IndexOutOfRange`]; outputs untouched). A
+//! non-finite value found on the way ([`Error::NonFinite`]: a NaN in a product, a
+//! LayerNorm row whose variance overflows, NaN or `+inf` attention scores, non-finite
+//! tied logits) is reported by the kernel that finds it, after the outputs and
+//! activations of the steps before it were written: a layer's outputs are then
+//! unspecified (finite or not), and the models built on them refuse the whole pass (their
+//! activations read as empty, their decoders have no logits). Gradients are added to
+//! in place, so after such an error in a backward pass they hold part of this
+//! sequence's contribution.
+//!
+//! [`Error::ShapeMismatch`]: crate::Error::ShapeMismatch
+//! [`Error::LengthMismatch`]: crate::Error::LengthMismatch
+//! [`Error::IndexOutOfRange`]: crate::Error::IndexOutOfRange
+//! [`Error::NonFinite`]: crate::Error::NonFinite
 
 use core::fmt::Debug;
 

@@ -34,6 +34,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// "context": "T", "d_model": "D", "d_head": "DK"}`. In Python,
     /// `safetensors.numpy.load_file(path)` gives the same arrays.
     ///
+    /// Refused before a byte is written: `out` shorter than the file
+    /// ([`Error::InvalidLength`](crate::Error::InvalidLength)), and a NaN or infinite
+    /// weight, which no reader would accept
+    /// ([`FormatProblem::NonFinite`](crate::FormatProblem::NonFinite)).
+    ///
     /// ```
     /// use edgegrad::attention::AttentionLm;
     /// type Lm = AttentionLm<8, 4, 4, 2>;
@@ -198,7 +203,9 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// `[V, D]`, …, `transformer.ln_f.bias` `[D]`), which `GPT2LMHeadModel.from_pretrained`
     /// loads (its `lm_head.weight` is tied to `wte`), and `__metadata__` `{"model":
     /// "edgegrad.gpt", "vocab": "V", "context": "T", "d_model": "D", "heads": "N",
-    /// "d_mlp": "F", "layers": "L"}`.
+    /// "d_mlp": "F", "layers": "L"}`. Refused before a byte is written, as
+    /// [`AttentionLm::to_safetensors`](crate::attention::AttentionLm::to_safetensors)
+    /// is: a buffer too short, a weight that is not finite.
     pub fn to_safetensors(&self, out: &mut [u8]) -> Result<usize> {
         export(self, out)
     }
