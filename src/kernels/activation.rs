@@ -87,6 +87,9 @@ pub fn gelu_in_place(x: &mut [f32]) {
 /// Backward pass of [`gelu`]: `dx ← gelu'(x) ⊙ dy` (or `dx ← dx + gelu'(x) ⊙ dy` with
 /// [`Accum::Add`]), given the forward input `x`.
 ///
+/// A NaN in the result (a NaN input, or an infinite `dy` times a zero derivative) is
+/// [`Error::NonFinite`](crate::Error::NonFinite) after `dx` was written.
+///
 /// ```
 /// use edgegrad::kernels::{gelu_backward, Accum};
 /// let mut dx = [0.0; 2];
@@ -115,7 +118,8 @@ pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32], acc: Accum) -> Resul
 }
 
 /// Backward pass of [`gelu`] with the gradient in place: `g ← gelu'(x) ⊙ g`, turning
-/// `∂L/∂gelu(x)` into `∂L/∂x` without a second buffer.
+/// `∂L/∂gelu(x)` into `∂L/∂x` without a second buffer. A NaN in the result is
+/// [`Error::NonFinite`](crate::Error::NonFinite) after `g` was written.
 ///
 /// ```
 /// let mut g = [1.0, 2.0];

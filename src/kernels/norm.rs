@@ -160,7 +160,10 @@ fn check_row(n: usize, gamma: &[f32], beta: &[f32]) -> Result<()> {
 ///
 /// `dx` is overwritten or accumulated into as `acc` says (a residual stream adds its
 /// gradient), `dγ` and `dβ` always accumulate (so rows and sequences sum). All slices
-/// are as long as `x`.
+/// are as long as `x` ([`Error::LengthMismatch`], nothing written). Row means of the
+/// gradient that overflow are [`Error::NonFinite`] before anything is written; a NaN in
+/// `dx`, `dγ` or `dβ` (values beyond `f32`'s range meeting, or non-finite inputs) is
+/// [`Error::NonFinite`] after they were written.
 ///
 /// ```
 /// use edgegrad::kernels::{layer_norm, layer_norm_backward, Accum};

@@ -3,7 +3,9 @@
 use crate::error::{Error, Result, check_len};
 use crate::simd::{self, splat};
 
-/// `Σᵢ xᵢ` (0 for an empty slice).
+/// `Σᵢ xᵢ` (0 for an empty slice). Finite inputs never give NaN: when partial sums
+/// overflow in opposite directions the sum is taken again in `f64` (`±inf` if it is
+/// beyond `f32`'s range).
 ///
 /// Eight lanes times four accumulators add in parallel, so the rounding differs from a
 /// left-to-right loop but the error bound is better (about `n/32` partial sums of
@@ -113,7 +115,8 @@ pub fn max(x: &[f32]) -> f32 {
 /// Dot product `⟨a, b⟩ = Σᵢ aᵢ·bᵢ`, with fused multiply-adds where the target has them.
 ///
 /// Errors with [`Error::LengthMismatch`] unless
-/// `a.len() == b.len()`.
+/// `a.len() == b.len()`. Finite inputs never give NaN: when products overflow with
+/// opposite signs the sum is taken again in `f64`, as in [`sum`].
 ///
 /// ```
 /// assert_eq!(edgegrad::kernels::dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0])?, 32.0);
