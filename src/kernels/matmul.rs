@@ -94,7 +94,8 @@ impl Accum {
 /// written: finite inputs make one only when terms beyond `f32`'s range of opposite
 /// signs meet (a value that overflows alone is `±inf`, as in IEEE arithmetic); a NaN in
 /// an input, or an infinity times zero, does too. The same holds for every product
-/// built on it ([`matmul`], [`matmul_nt`], [`matmul_tn`], [`vecmat`]).
+/// built on it ([`matmul`], [`matmul_nt`], [`matmul_tn`], [`vecmat`]) and for
+/// [`matvec`].
 ///
 /// ```
 /// use edgegrad::{MatMut, MatRef, kernels::{gemm, Trans}};
@@ -275,7 +276,7 @@ pub fn matvec(a: MatRef<'_>, x: &[f32], y: &mut [f32], acc: Accum) -> Result<()>
             each(yi, row)?;
         }
     }
-    Ok(())
+    check_product(y, 1, y.len(), y.len())
 }
 
 /// Vector·matrix `y ← x·A` or `y ← y + x·A` (`x: m`, `A: m × n`, `y: n`): a dense
