@@ -271,6 +271,36 @@ pub fn reduce<const N: usize, A: Copy>(
     merge(merge(acc[0], acc[1]), merge(acc[2], acc[3]))
 }
 
+/// [`reduce`] with one accumulator and no unrolling: for passes that are not on a hot
+/// path (a check, a fallback), where the size of the code matters more than the speed
+/// (on a core without an FPU every lane operation is a call).
+#[inline(always)]
+pub fn fold<const N: usize, A: Copy>(
+    inputs: [&[f32]; N],
+    pad: [f32; N],
+    init: A,
+    step: impl Fn(A, [Vector; N]) -> A,
+) -> A {
+    let len = inputs.first().map_or(0, |s| s.len());
+    let inputs = inputs.map(|s| &s[..len]);
+    let chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
+    let mut acc = init;
+    for c in 0..len / LANES {
+        acc = step(acc, chunks.map(|s| load(&s[c])));
+    }
+    let i = len / LANES * LANES;
+    if i < len {
+        let mut k = 0;
+        let x = inputs.map(|s| {
+            let v = load_partial(&s[i..], pad[k]);
+            k += 1;
+            v
+        });
+        acc = step(acc, x);
+    }
+    acc
+}
+
 /// [`update`] of one slice that also folds the new values: `io[i] = f(io[i], inputs[i])`
 /// and the returned accumulator is `fold` over every stored value. Two accumulators
 /// are used and combined with `fold` itself, so `fold` must be associative (a sum or a

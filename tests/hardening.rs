@@ -367,3 +367,28 @@ fn greedy_and_temperature_sampling_agree_on_a_fully_masked_row() {
         );
     }
 }
+
+#[test]
+fn sums_and_dot_products_of_finite_values_are_never_nan() {
+    let m = f32::MAX;
+    // Lanes that overflow in opposite directions: the true results are 0 and 2·MAX.
+    let x = [m, m, m, m, m, m, m, m, -m, -m, -m, -m, -m, -m, -m, -m];
+    assert_eq!(k::sum(&x), 0.0);
+    let ones = [1.0_f32; 16];
+    assert_eq!(k::dot(&x, &ones).unwrap(), 0.0);
+    let y: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+    // ±MAX² cancel exactly, but the rounding error of each product (~2⁹⁶·MAX) is beyond
+    // f32's range: not NaN, and ±inf is within the error bound.
+    assert!(!k::dot(&x, &y).unwrap().is_nan());
+    // Products of ±2·MAX, exact (powers of two): they overflow, the result is 0.
+    let small: Vec<f32> = x.iter().map(|v| v / 1_048_576.0).collect();
+    assert_eq!(k::dot(&small, &[2_097_152.0; 16]).unwrap(), 0.0);
+    let mut z = x;
+    z[15] = m;
+    z[14] = m;
+    assert_eq!(k::sum(&z), f32::INFINITY);
+    assert_eq!(k::dot(&z, &y).unwrap(), f32::INFINITY);
+    // A NaN input still gives NaN (the caller's).
+    z[3] = f32::NAN;
+    assert!(k::sum(&z).is_nan());
+}

@@ -9,6 +9,8 @@
 use crate::error::{Error, Result, check_len};
 use crate::kernels::elementwise::{add_assign, scale};
 use crate::kernels::reduce::global_norm;
+use core::ops::Range;
+
 use crate::simd::{self, Vector, splat};
 
 /// Checks a learning rate: finite and `≥ 0` (a negative one would climb the loss).
@@ -53,31 +55,6 @@ pub(crate) enum Rule {
 }
 
 impl Rule {
-    /// The rule's new values of `[θ, m, v]` from their old values and the gradient
-    /// `g·gs` (`gs`: a clipping factor, 1 without; the state lanes a rule does not use
-    /// pass through).
-    #[inline(always)]
-    fn math(&self, gs: f32) -> impl Fn([Vector; 3], Vector) -> [Vector; 3] + '_ {
-        let gs = splat(gs);
-        move |[p, m, v], g| {
-            let g = g * gs;
-            match *self {
-                Rule::Sgd(lr) => [g.mul_neg_add(splat(lr), p), m, v],
-                Rule::Momentum(lr, mu) => {
-                    let m = m.mul_add(splat(mu), g);
-                    [m.mul_neg_add(splat(lr), p), m, v]
-                }
-                Rule::Adam(a) => {
-                    let m = splat(a.beta1).mul_add(m, splat(1.0 - a.beta1) * g);
-                    let v = splat(a.beta2).mul_add(v, splat(1.0 - a.beta2) * g * g);
-                    let denom = simd::sqrt(v).mul_add(splat(a.inv_sqrt_bc2), splat(a.eps));
-                    let p = (p * splat(a.decay)) - splat(a.step) * (m / denom);
-                    [p, m, v]
-                }
-            }
-        }
-    }
-
     /// How many state tensors the rule reads and writes (0, 1 or 2).
     fn states(&self) -> usize {
         match self {
@@ -99,8 +76,9 @@ impl Rule {
     }
 
     /// Refuses lengths that differ and an update that would store a non-finite value
-    /// ([`Error::NonFinite`], `index`: the first such element); stores nothing. State
-    /// slices the rule does not use may be empty.
+    /// ([`Error::NonFinite`], `index`: the first such element); stores nothing. The
+    /// gradient is taken times `gs` (a clipping factor, 1 without). State slices the rule
+    /// does not use may be empty.
     pub(crate) fn check(
         &self,
         params: &[f32],
@@ -110,39 +88,52 @@ impl Rule {
         v: &[f32],
     ) -> Result<()> {
         self.check_lens(params, grads, m, v)?;
-        let f = self.math(gs);
         let n = params.len();
-        let (m, v) = (
-            if self.states() >= 1 { m } else { params },
-            if self.states() >= 2 { v } else { params },
-        );
-        // inf·0 and NaN·0 are NaN: the sum is NaN exactly when a new value is not finite.
-        let flag = simd::hsum(simd::reduce(
-            [params, &grads[..n], &m[..n], &v[..n]],
-            [0.0; 4],
-            splat(0.0),
-            |acc, [p, g, m, v]| {
-                let [p, m, v] = f([p, m, v], g);
-                acc + p * 0.0 + m * 0.0 + v * 0.0
-            },
-            |a, b| a + b,
-        ));
-        if flag == 0.0 {
+        if !self.any_non_finite(params, grads, gs, m, v, 0..n) {
             return Ok(());
         }
+        // The same code on one element at a time, only once the whole has failed.
         let index = (0..n)
-            .position(|i| {
-                let [p, mm, vv] = f(
-                    [splat(params[i]), splat(m[i]), splat(v[i])],
-                    splat(grads[i]),
-                );
-                simd::hsum(p * 0.0 + mm * 0.0 + vv * 0.0) != 0.0
-            })
+            .position(|i| self.any_non_finite(params, grads, gs, m, v, i..i + 1))
             .unwrap_or(0);
         Err(Error::NonFinite {
             what: "optimizer update",
             index,
         })
+    }
+
+    /// Whether the update of elements `r` would make a parameter or a state value that
+    /// is not finite. One pass, one accumulator: `0·x` is NaN exactly when `x` is not
+    /// finite.
+    fn any_non_finite(
+        &self,
+        params: &[f32],
+        grads: &[f32],
+        gs: f32,
+        m: &[f32],
+        v: &[f32],
+        r: Range<usize>,
+    ) -> bool {
+        let (p, g, gs, zero) = (&params[r.clone()], &grads[r.clone()], splat(gs), splat(0.0));
+        let flag = match *self {
+            Rule::Sgd(lr) => simd::fold([p, g], [0.0; 2], zero, |a, [p, g]| {
+                a + sgd_step(splat(lr), p, g * gs) * 0.0
+            }),
+            Rule::Momentum(lr, mu) => simd::fold([p, g, &m[r]], [0.0; 3], zero, |a, [p, g, m]| {
+                let [p, m] = momentum_step(splat(lr), splat(mu), p, m, g * gs);
+                a + p * 0.0 + m * 0.0
+            }),
+            Rule::Adam(c) => simd::fold(
+                [p, g, &m[r.clone()], &v[r]],
+                [0.0; 4],
+                zero,
+                |a, [p, g, m, v]| {
+                    let [p, m, v] = adam_step(&c, p, m, v, g * gs);
+                    a + p * 0.0 + m * 0.0 + v * 0.0
+                },
+            ),
+        };
+        simd::hsum(flag) != 0.0
     }
 
     /// Stores the update (after [`check`](Self::check) passed on the same slices).
@@ -154,14 +145,17 @@ impl Rule {
         m: &mut [f32],
         v: &mut [f32],
     ) {
-        let f = self.math(gs);
-        match self.states() {
-            0 => simd::update([params], [grads], |[p], [g]| [f([p, p, p], g)[0]]),
-            1 => simd::update([params, m], [grads], |[p, m], [g]| {
-                let [p, m, _] = f([p, m, m], g);
-                [p, m]
+        let gs = splat(gs);
+        match *self {
+            Rule::Sgd(lr) => simd::update([params], [grads], |[p], [g]| {
+                [sgd_step(splat(lr), p, g * gs)]
             }),
-            _ => simd::update([params, m, v], [grads], |[p, m, v], [g]| f([p, m, v], g)),
+            Rule::Momentum(lr, mu) => simd::update([params, m], [grads], |[p, m], [g]| {
+                momentum_step(splat(lr), splat(mu), p, m, g * gs)
+            }),
+            Rule::Adam(c) => simd::update([params, m, v], [grads], |[p, m, v], [g]| {
+                adam_step(&c, p, m, v, g * gs)
+            }),
         }
     }
 
@@ -177,6 +171,28 @@ impl Rule {
         self.write(params, grads, 1.0, m, v);
         Ok(())
     }
+}
+
+/// `θ − lr·g`.
+#[inline(always)]
+fn sgd_step(lr: Vector, p: Vector, g: Vector) -> Vector {
+    g.mul_neg_add(lr, p)
+}
+
+/// `[θ − lr·v', v']` with `v' = μ·v + g`.
+#[inline(always)]
+fn momentum_step(lr: Vector, mu: Vector, p: Vector, v: Vector, g: Vector) -> [Vector; 2] {
+    let v = v.mul_add(mu, g);
+    [v.mul_neg_add(lr, p), v]
+}
+
+/// Adam's new `[θ, m, v]` ([`Adam::step`]'s formulas).
+#[inline(always)]
+fn adam_step(c: &AdamStep, p: Vector, m: Vector, v: Vector, g: Vector) -> [Vector; 3] {
+    let m = splat(c.beta1).mul_add(m, splat(1.0 - c.beta1) * g);
+    let v = splat(c.beta2).mul_add(v, splat(1.0 - c.beta2) * g * g);
+    let denom = simd::sqrt(v).mul_add(splat(c.inv_sqrt_bc2), splat(c.eps));
+    [(p * splat(c.decay)) - splat(c.step) * (m / denom), m, v]
 }
 
 /// Plain SGD: `θ ← θ − lr·g`.

@@ -3,9 +3,9 @@
 use crate::error::{Error, Result, check_len};
 use crate::simd::{self, splat};
 
-/// `Σᵢ xᵢ` (0 for an empty slice). Finite inputs never give NaN: when partial sums
-/// overflow in opposite directions the sum is taken again in `f64` (`±inf` if it is
-/// beyond `f32`'s range).
+/// `Σᵢ xᵢ` (0 for an empty slice). Finite inputs never give NaN, and `±inf` only when
+/// the sum itself is beyond `f32`'s range: when a partial sum overflows, the sum is
+/// taken again with every value scaled by `2⁻⁶⁴`.
 ///
 /// Eight lanes times four accumulators add in parallel, so the rounding differs from a
 /// left-to-right loop but the error bound is better (about `n/32` partial sums of
@@ -24,12 +24,28 @@ pub fn sum(x: &[f32]) -> f32 {
         |a, [v]| a + v,
         |a, b| a + b,
     ));
-    if s.is_nan() {
-        // Partial sums that overflowed in opposite directions (or a NaN input): the sum
-        // again in f64, which no f32 inputs overflow; ±inf if it is beyond f32's range.
-        return x.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+    if !s.is_finite() {
+        // Partial sums that overflowed (in opposite directions, or only in an
+        // intermediate), or a non-finite input: the sum
+        // again of the values scaled by 2⁻⁶⁴, which no partial sum can overflow (values
+        // that small in the scaled sum were negligible beside those that overflowed),
+        // scaled back: ±inf if it is beyond f32's range.
+        return sum_scaled(x, TINY) * HUGE;
     }
     s
+}
+
+/// `2⁻⁶⁴` and `2⁶⁴`: the scaling of the overflow-safe second pass of [`sum`] and [`dot`].
+const TINY: f32 = 1.0 / 18_446_744_073_709_551_616.0;
+const HUGE: f32 = 18_446_744_073_709_551_616.0;
+/// `2⁻⁸⁰` and `2⁸⁰`, for [`dot`]'s factors.
+const DOT_TINY: f32 = 1.0 / 1_208_925_819_614_629_174_706_176.0;
+const DOT_HUGE: f32 = 1_208_925_819_614_629_174_706_176.0;
+
+/// `Σᵢ s·xᵢ`.
+fn sum_scaled(x: &[f32], s: f32) -> f32 {
+    let s = splat(s);
+    simd::hsum(simd::fold([x], [0.0], splat(0.0), |a, [v]| v.mul_add(s, a)))
 }
 
 /// `Ok` if every value of `x` is finite, else [`Error::NonFinite`] naming `what` and
@@ -115,8 +131,10 @@ pub fn max(x: &[f32]) -> f32 {
 /// Dot product `⟨a, b⟩ = Σᵢ aᵢ·bᵢ`, with fused multiply-adds where the target has them.
 ///
 /// Errors with [`Error::LengthMismatch`] unless
-/// `a.len() == b.len()`. Finite inputs never give NaN: when products overflow with
-/// opposite signs the sum is taken again in `f64`, as in [`sum`].
+/// `a.len() == b.len()`. Finite inputs never give NaN, and `±inf` only when the dot
+/// product or its rounding error (about `2⁻²⁴·Σᵢ|aᵢ·bᵢ|`) is beyond `f32`'s range (with
+/// fewer than 2³¹ terms): when a product or a partial sum overflows, it is taken again
+/// with both factors scaled by `2⁻⁸⁰`.
 ///
 /// ```
 /// assert_eq!(edgegrad::kernels::dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0])?, 32.0);
@@ -132,13 +150,15 @@ pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
         |acc, [x, y]| x.mul_add(y, acc),
         |p, q| p + q,
     ));
-    if d.is_nan() {
-        // As in `sum`: products that overflowed with opposite signs, again in f64.
-        return Ok(a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| f64::from(x) * f64::from(y))
-            .sum::<f64>() as f32);
+    if !d.is_finite() {
+        // As in `sum`: products or partial sums that overflowed, again with both
+        // factors scaled by 2⁻⁸⁰ (each product then below 2⁹⁶, a sum of fewer than 2³¹ of
+        // them below f32::MAX), scaled back in two steps.
+        let t = splat(DOT_TINY);
+        let d = simd::hsum(simd::fold([a, b], [0.0, 0.0], splat(0.0), |acc, [x, y]| {
+            (x * t).mul_add(y * t, acc)
+        }));
+        return Ok(d * DOT_HUGE * DOT_HUGE);
     }
     Ok(d)
 }
