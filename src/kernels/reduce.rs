@@ -42,7 +42,8 @@ const HUGE: f32 = 18_446_744_073_709_551_616.0;
 const DOT_TINY: f32 = 1.0 / 1_208_925_819_614_629_174_706_176.0;
 const DOT_HUGE: f32 = 1_208_925_819_614_629_174_706_176.0;
 
-/// `Σᵢ s·xᵢ`.
+/// `Σᵢ s·xᵢ`, out of line: one copy of [`sum`]'s second pass in a firmware image.
+#[inline(never)]
 fn sum_scaled(x: &[f32], s: f32) -> f32 {
     let s = splat(s);
     simd::hsum(simd::fold([x], [0.0], splat(0.0), |a, [v]| v.mul_add(s, a)))
@@ -76,13 +77,7 @@ pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
 /// that check what they wrote (values beyond `f32`'s range of opposite signs meet in
 /// their arithmetic and make a NaN that no input explains).
 pub(crate) fn check_no_nan(what: &'static str, x: &[f32]) -> Result<()> {
-    let nan = simd::reduce(
-        [x],
-        [0.0],
-        splat(0.0),
-        |a, [v]| a | v.simd_ne(v),
-        |a, b| a | b,
-    );
+    let nan = simd::fold([x], [0.0], splat(0.0), |a, [v]| a | v.simd_ne(v));
     if simd::hsum(nan & splat(1.0)) == 0.0 {
         return Ok(());
     }
@@ -154,13 +149,19 @@ pub fn dot(a: &[f32], b: &[f32]) -> Result<f32> {
         // As in `sum`: products or partial sums that overflowed, again with both
         // factors scaled by 2⁻⁸⁰ (each product then below 2⁹⁶, a sum of fewer than 2³¹ of
         // them below f32::MAX), scaled back in two steps.
-        let t = splat(DOT_TINY);
-        let d = simd::hsum(simd::fold([a, b], [0.0, 0.0], splat(0.0), |acc, [x, y]| {
-            (x * t).mul_add(y * t, acc)
-        }));
-        return Ok(d * DOT_HUGE * DOT_HUGE);
+        return Ok(dot_scaled(a, b));
     }
     Ok(d)
+}
+
+/// [`dot`]'s second pass, out of line: one copy of it in a firmware image.
+#[inline(never)]
+fn dot_scaled(a: &[f32], b: &[f32]) -> f32 {
+    let t = splat(DOT_TINY);
+    let d = simd::hsum(simd::fold([a, b], [0.0, 0.0], splat(0.0), |acc, [x, y]| {
+        (x * t).mul_add(y * t, acc)
+    }));
+    d * DOT_HUGE * DOT_HUGE
 }
 
 /// Squared Euclidean norm `‖x‖² = Σᵢ xᵢ²`.

@@ -237,16 +237,13 @@ pub fn accumulate<P: ParamsMut>(acc: &mut P, g: &P) {
     }
 }
 
-/// [`Error::NonFinite`] (`index`: the first such tensor) if a tensor holds a NaN: what
-/// a backward pass checks of the gradients it added (one pass, as the global norm).
+/// [`Error::NonFinite`](crate::Error::NonFinite) (`index`: the first such tensor) if a
+/// tensor holds a NaN: what a backward pass checks of the gradients it added.
 pub(crate) fn check_no_nan<P: Params + ?Sized>(what: &'static str, p: &P) -> crate::Result<()> {
-    if !global_norm(p).is_nan() {
-        return Ok(());
+    match (0..P::TENSORS).position(|i| kernels::reduce::check_no_nan(what, p.tensor(i)).is_err()) {
+        None => Ok(()),
+        Some(index) => Err(crate::Error::NonFinite { what, index }),
     }
-    let index = (0..P::TENSORS)
-        .position(|i| p.tensor(i).iter().any(|v| v.is_nan()))
-        .unwrap_or(0);
-    Err(crate::Error::NonFinite { what, index })
 }
 
 /// The global norm `sqrt(Σₜ ‖tensor t‖²)` of all parameters, without overflow (as
