@@ -416,7 +416,7 @@ impl fmt::Display for Error {
             }
             Error::NoLogits { what } => write!(
                 f,
-                "{what}: no logits (no successful step since the decoder was created, reset or truncated, or the last step failed)"
+                "{what}: no logits (no successful step since the last reset)"
             ),
             Error::Safetensors {
                 tensor: Some(name),

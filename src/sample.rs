@@ -28,7 +28,9 @@ pub enum Sampling {
 impl Sampling {
     /// The temperature and the number of candidates over `v` tokens (`None`: greedy),
     /// or [`Error::InvalidParameter`] for a temperature that is not finite and `> 0` or
-    /// a `k` outside `1..=v`.
+    /// a `k` outside `1..=v`. Out of line: one copy for sampling and every decoder's
+    /// generation.
+    #[inline(never)]
     fn settings(self, v: usize) -> Result<Option<(f32, usize)>> {
         let (temperature, top_k) = match self {
             Sampling::Greedy => return Ok(None),

@@ -43,11 +43,18 @@ fn loss_ref(
 /// For each architecture × objective: the change of every parameter after one
 /// `step` equals `−lr ×` the finite-difference gradient of the loss — with respect to
 /// the output vectors and to `h` (for skip-gram `h` is the centre word's vector, so this
-/// is its exact gradient; CBOW gives each context vector the full `∂loss/∂h`).
+/// is its exact gradient; CBOW gives each context vector the full `∂loss/∂h`). With
+/// repeats, a noise word drawn twice counts twice (both gradients at the parameters
+/// before the step) and a context word listed twice moves twice as far.
 #[test]
 fn one_step_is_sgd_on_the_exact_gradient() {
     let mut rng = Rng::new(70);
-    for architecture in [Architecture::SkipGram, Architecture::Cbow] {
+    for (architecture, repeats) in [
+        (Architecture::SkipGram, false),
+        (Architecture::Cbow, false),
+        (Architecture::SkipGram, true),
+        (Architecture::Cbow, true),
+    ] {
         for objective in [Objective::NegativeSampling(3), Objective::Softmax] {
             let mut model = Box::new(Word2Vec::<V, D>::ZERO);
             model
@@ -71,12 +78,12 @@ fn one_step_is_sgd_on_the_exact_gradient() {
             trainer
                 .init(config, &[0, 5, 4, 3, 3, 2, 2, 1, 1], 100)
                 .unwrap();
-            let inputs: &[u16] = if architecture == Architecture::SkipGram {
-                &[2]
-            } else {
-                &[1, 4, 6]
+            let inputs: &[u16] = match (architecture, repeats) {
+                (Architecture::SkipGram, _) => &[2],
+                (Architecture::Cbow, false) => &[1, 4, 6],
+                (Architecture::Cbow, true) => &[1, 4, 1],
             };
-            let (target, negatives) = (3_u16, [5_u16, 7, 8]);
+            let (target, negatives) = (3_u16, if repeats { [5_u16, 7, 5] } else { [5, 7, 8] });
             let before_in = common::to64(model.input.as_slice());
             let before_out = common::to64(model.output.as_slice());
             let lr = 0.01;
@@ -118,7 +125,9 @@ fn one_step_is_sgd_on_the_exact_gradient() {
                 });
                 for row in 0..V {
                     let step = (after_in[row * D + c] as f64 - before_in[row * D + c]) / -lr as f64;
-                    if inputs.contains(&(row as u16)) {
+                    let times = inputs.iter().filter(|&&i| usize::from(i) == row).count();
+                    if times > 0 {
+                        let g = g * times as f64;
                         assert!(
                             (step - g).abs() <= 2e-3 * g.abs().max(0.05),
                             "{architecture:?} {objective:?} input[{row}][{c}]: step {step} vs {g}"

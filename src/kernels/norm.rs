@@ -214,7 +214,7 @@ pub fn layer_norm_backward(
     let (mg, mgx) = (simd::hsum(sg) * inv_n, simd::hsum(sgx) * inv_n);
     if !(mg.is_finite() && mgx.is_finite()) {
         return Err(Error::NonFinite {
-            what: "layer_norm_backward row means (overflow)",
+            what: "layer_norm_backward means",
             index: 0,
         });
     }

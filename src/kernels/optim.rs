@@ -104,7 +104,8 @@ impl Rule {
 
     /// Whether the update of elements `r` would make a parameter or a state value that
     /// is not finite. One pass, one accumulator: `0·x` is NaN exactly when `x` is not
-    /// finite.
+    /// finite. Out of line: the whole and the element-by-element search share it.
+    #[inline(never)]
     fn any_non_finite(
         &self,
         params: &[f32],

@@ -76,6 +76,8 @@ pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
 /// `Ok` if `x` holds no NaN, else [`Error::NonFinite`] at the first one: for kernels
 /// that check what they wrote (values beyond `f32`'s range of opposite signs meet in
 /// their arithmetic and make a NaN that no input explains).
+// Out of line: one copy for every product and backward pass in a firmware image.
+#[inline(never)]
 pub(crate) fn check_no_nan(what: &'static str, x: &[f32]) -> Result<()> {
     let nan = simd::fold([x], [0.0], splat(0.0), |a, [v]| a | v.simd_ne(v));
     if simd::hsum(nan & splat(1.0)) == 0.0 {
@@ -212,8 +214,14 @@ pub fn global_norm(xs: &[&[f32]]) -> f32 {
     if s.is_normal() {
         return simd::sqrt_f32(s);
     }
-    // Zero, subnormal, infinite or NaN: rescale by the largest magnitude (which is also
-    // the answer when it is 0, infinite or NaN).
+    global_norm_rescaled(xs)
+}
+
+/// [`global_norm`] when the plain sum of squares is zero, subnormal, infinite or NaN:
+/// rescaled by the largest magnitude (which is also the answer when it is 0, infinite
+/// or NaN). Out of line and not unrolled: the rare path, one copy in a firmware image.
+#[inline(never)]
+fn global_norm_rescaled(xs: &[&[f32]]) -> f32 {
     let scale = xs
         .iter()
         .map(|x| max_abs(x))
@@ -224,16 +232,10 @@ pub fn global_norm(xs: &[&[f32]]) -> f32 {
     let s: f32 = xs
         .iter()
         .map(|x| {
-            simd::hsum(simd::reduce(
-                [x],
-                [0.0],
-                splat(0.0),
-                |acc, [v]| {
-                    let w = v / splat(scale);
-                    w.mul_add(w, acc)
-                },
-                |p, q| p + q,
-            ))
+            simd::hsum(simd::fold([x], [0.0], splat(0.0), |acc, [v]| {
+                let w = v / splat(scale);
+                w.mul_add(w, acc)
+            }))
         })
         .sum();
     scale * simd::sqrt_f32(s)

@@ -160,7 +160,7 @@ pub fn logsumexp(x: &[f32]) -> Result<f32> {
 pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
     check_len("softmax_backward dy", y.len(), dy.len())?;
     check_len("softmax_backward dx", y.len(), dx.len())?;
-    let d = splat(finite_dot("softmax_backward ⟨dy, y⟩", dy, y)?);
+    let d = splat(finite_dot("softmax_backward dot", dy, y)?);
     simd::update([&mut *dx], [y, dy], |[_], [y, dy]| [y * (dy - d)]);
     check_no_nan("softmax_backward dx", dx)
 }
@@ -313,9 +313,9 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
 #[inline(never)]
 pub fn softmax_backward_in_place(y: &[f32], g: &mut [f32]) -> Result<()> {
     check_len("softmax_backward_in_place gradient", y.len(), g.len())?;
-    let d = splat(finite_dot("softmax_backward_in_place ⟨g, y⟩", g, y)?);
+    let d = splat(finite_dot("softmax_backward dot", g, y)?);
     simd::update([&mut *g], [y], |[dy], [y]| [y * (dy - d)]);
-    check_no_nan("softmax_backward_in_place result", g)
+    check_no_nan("softmax_backward dx", g)
 }
 
 /// [`softmax_backward`] on every row: `dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩)`. An

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 /// Build it from a saved list ([`from_chars`](Self::from_chars), the format its
 /// `Display` writes), from the first characters a text uses
 /// ([`first_seen`](Self::first_seen)), or from a text's most frequent characters
-/// ([`CharCounter::most_frequent`]).
+/// ([`CharCounter::most_frequent`]). `V ≤ 65 536`, since ids are `u16` (larger
+/// vocabularies do not compile). No method panics; `V = 0` is allowed (every id is 0
+/// and every character `'\u{FFFD}'`).
 ///
 /// ```
 /// use edgegrad::vocab::CharVocab;
@@ -21,6 +23,10 @@ use crate::error::{Error, Result};
 /// assert_eq!(v.encode("hold!", &mut ids), 5);
 /// assert_eq!(ids, [0, 3, 2, 7, 8]); // h o l d, and the last id for the unknown !
 /// assert_eq!(v.decode(&ids).to_string(), "hold?");
+/// ```
+///
+/// ```compile_fail
+/// let v = edgegrad::vocab::CharVocab::<65_537>::EMPTY;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CharVocab<const V: usize> {
@@ -33,14 +39,22 @@ impl<const V: usize> CharVocab<V> {
     const FITS_U16: () = assert!(V <= 1 << 16, "a CharVocab holds at most 65 536 characters");
 
     /// No characters yet.
-    pub const EMPTY: Self = CharVocab {
-        chars: ['\0'; V],
-        len: 0,
+    ///
+    /// ```
+    /// let v = edgegrad::vocab::CharVocab::<4>::EMPTY;
+    /// assert!(v.is_empty() && v.encode("x", &mut [0]) == 1);
+    /// ```
+    pub const EMPTY: Self = {
+        let () = Self::FITS_U16;
+        CharVocab {
+            chars: ['\0'; V],
+            len: 0,
+        }
     };
 
     /// The characters of `chars`, in order, as ids `0, 1, …`; the last one stands for
-    /// every other character. [`Error::InvalidLength`] for none or more than `V`,
-    /// [`Error::InvalidParameter`] for a character listed twice.
+    /// every other character. [`Error::InvalidLength`] for none or more than `V`
+    /// characters, [`Error::InvalidParameter`] for a character listed twice.
     ///
     /// ```
     /// use edgegrad::vocab::CharVocab;
@@ -55,9 +69,20 @@ impl<const V: usize> CharVocab<V> {
         Ok(v)
     }
 
-    /// [`from_chars`](Self::from_chars) in place (no vocabulary built on the stack);
-    /// on an error `self` is unchanged.
+    /// [`from_chars`](Self::from_chars) in place (no vocabulary built on the stack),
+    /// with its errors; on an error `self` is unchanged. (The check for a repeated
+    /// character compares each with those before it: `O(V²)` at worst.)
+    ///
+    /// ```
+    /// use edgegrad::vocab::CharVocab;
+    /// let mut v = CharVocab::<4>::from_chars("ab?")?;
+    /// assert!(v.set_chars("xyzzy").is_err());
+    /// assert!(v.set_chars("xyx").is_err());
+    /// assert_eq!(v.to_string(), "ab?");
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn set_chars(&mut self, chars: &str) -> Result<()> {
+        let () = Self::FITS_U16;
         let n = chars.chars().count();
         if n == 0 || n > V {
             return Err(Error::InvalidLength {
@@ -75,6 +100,8 @@ impl<const V: usize> CharVocab<V> {
                 });
             }
         }
+        // Slots past the list are '\0', so that equal lists compare equal.
+        self.chars.fill('\0');
         for (slot, c) in self.chars.iter_mut().zip(chars.chars()) {
             *slot = c;
         }
@@ -84,7 +111,14 @@ impl<const V: usize> CharVocab<V> {
 
     /// The distinct characters of `text` in order of first appearance, at most `V − 1`
     /// of them (later new ones fall to the last id), then `other` as the last id
-    /// (`other` itself is not taken from the text). Needs `V ≥ 1`.
+    /// (`other` itself is not taken from the text). With `V = 0` the result is empty.
+    /// Cannot fail.
+    ///
+    /// ```
+    /// use edgegrad::vocab::CharVocab;
+    /// assert_eq!(CharVocab::<3>::first_seen("abc", '_').to_string(), "ab_");
+    /// assert!(CharVocab::<0>::first_seen("abc", '_').is_empty());
+    /// ```
     pub fn first_seen(text: &str, other: char) -> Self {
         let mut v = Self::EMPTY;
         v.set_first_seen(text, other);
@@ -92,7 +126,15 @@ impl<const V: usize> CharVocab<V> {
     }
 
     /// [`first_seen`](Self::first_seen) in place (no vocabulary built on the stack).
+    ///
+    /// ```
+    /// let mut v = edgegrad::vocab::CharVocab::<4>::EMPTY;
+    /// v.set_first_seen("banana", '?');
+    /// assert_eq!(v.to_string(), "ban?");
+    /// ```
     pub fn set_first_seen(&mut self, text: &str, other: char) {
+        let () = Self::FITS_U16;
+        self.chars.fill('\0');
         self.len = 0;
         if V == 0 {
             return;
@@ -108,29 +150,58 @@ impl<const V: usize> CharVocab<V> {
     }
 
     /// Number of characters (ids), the last standing for every other character.
+    ///
+    /// ```
+    /// assert_eq!(edgegrad::vocab::CharVocab::<4>::from_chars("ab")?.len(), 2);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether there is no character (only [`EMPTY`](Self::EMPTY)).
+    ///
+    /// ```
+    /// assert!(edgegrad::vocab::CharVocab::<4>::EMPTY.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The characters in id order.
+    ///
+    /// ```
+    /// assert_eq!(edgegrad::vocab::CharVocab::<4>::from_chars("ab")?.chars(), ['a', 'b']);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn chars(&self) -> &[char] {
         &self.chars[..self.len]
     }
 
-    /// The id of `c`: its position, or the last id if it is not in the list.
+    /// The id of `c`: its position, or the last id if it is not in the list (0 for an
+    /// empty vocabulary). Any character is valid.
+    ///
+    /// ```
+    /// let v = edgegrad::vocab::CharVocab::<4>::from_chars("ab?")?;
+    /// assert_eq!((v.id('a'), v.id('?'), v.id('z')), (0, 2, 2));
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn id(&self, c: char) -> u16 {
         let () = Self::FITS_U16;
         let other = self.len.saturating_sub(1);
+        // Below V ≤ 65 536 (FITS_U16): the cast is exact.
         self.chars().iter().position(|&d| d == c).unwrap_or(other) as u16
     }
 
     /// The character of `id`; ids past the list (a model's vocabulary may be larger
-    /// than its alphabet) give the last character, the one for "other".
+    /// than its alphabet) give the last character, the one for "other"; an empty
+    /// vocabulary gives `'\u{FFFD}'`. Any id is valid.
+    ///
+    /// ```
+    /// let v = edgegrad::vocab::CharVocab::<4>::from_chars("ab?")?;
+    /// assert_eq!((v.char(1), v.char(3), v.char(u16::MAX)), ('b', '?', '?'));
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn char(&self, id: u16) -> char {
         let chars = self.chars();
         chars
@@ -141,7 +212,16 @@ impl<const V: usize> CharVocab<V> {
     }
 
     /// Writes the ids of `text`'s characters into `out` and returns how many were
-    /// written (at most `out.len()`).
+    /// written (at most `out.len()`; the rest of the text is ignored and `out` past the
+    /// count untouched). Cannot fail.
+    ///
+    /// ```
+    /// let v = edgegrad::vocab::CharVocab::<4>::from_chars("ab?")?;
+    /// let mut ids = [9_u16; 2];
+    /// assert_eq!(v.encode("bad", &mut ids), 2);
+    /// assert_eq!(ids, [1, 0]);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn encode(&self, text: &str, out: &mut [u16]) -> usize {
         let mut n = 0;
         for (slot, c) in out.iter_mut().zip(text.chars()) {
@@ -151,7 +231,14 @@ impl<const V: usize> CharVocab<V> {
         n
     }
 
-    /// The text of `ids`, as a `Display` value (no allocation).
+    /// The text of `ids`, as a `Display` value (no allocation); any id is valid (see
+    /// [`char`](Self::char)).
+    ///
+    /// ```
+    /// let v = edgegrad::vocab::CharVocab::<4>::from_chars("ab?")?;
+    /// assert_eq!(v.decode(&[1, 0, 7]).to_string(), "ba?");
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn decode<'a>(&'a self, ids: &'a [u16]) -> impl fmt::Display + 'a {
         Decoded { vocab: self, ids }
     }
@@ -182,7 +269,7 @@ impl<const V: usize> fmt::Display for Decoded<'_, V> {
 }
 
 /// Counts the characters of texts, with room for `N` distinct ones, to keep the most
-/// frequent as a [`CharVocab`].
+/// frequent as a [`CharVocab`]. Counts saturate at `u64::MAX`; no method panics.
 ///
 /// ```
 /// use edgegrad::vocab::CharCounter;
@@ -207,6 +294,10 @@ impl<const N: usize> Default for CharCounter<N> {
 
 impl<const N: usize> CharCounter<N> {
     /// No character counted.
+    ///
+    /// ```
+    /// assert_eq!(edgegrad::vocab::CharCounter::<8>::new().distinct(), 0);
+    /// ```
     pub const fn new() -> Self {
         CharCounter {
             chars: ['\0'; N],
@@ -216,12 +307,19 @@ impl<const N: usize> CharCounter<N> {
     }
 
     /// Counts every character of `text`. [`Error::InvalidLength`] when a character
-    /// would be the `N + 1`-th distinct one (the counts of the text before it are
-    /// kept).
+    /// would be the `N + 1`-th distinct one: then the characters of `text` before it
+    /// have been counted (the counter is as if `text` had ended just before it), and
+    /// that character and the rest of `text` have not.
+    ///
+    /// ```
+    /// let mut c = edgegrad::vocab::CharCounter::<2>::new();
+    /// assert!(c.add_text("abac").is_err());
+    /// assert_eq!(c.most_frequent::<3>('?').to_string(), "ab?"); // "aba" counted
+    /// ```
     pub fn add_text(&mut self, text: &str) -> Result<()> {
         for c in text.chars() {
             match self.chars[..self.len].iter().position(|&d| d == c) {
-                Some(i) => self.counts[i] += 1,
+                Some(i) => self.counts[i] = self.counts[i].saturating_add(1),
                 None if self.len < N => {
                     self.chars[self.len] = c;
                     self.counts[self.len] = 1;
@@ -230,7 +328,7 @@ impl<const N: usize> CharCounter<N> {
                 None => {
                     return Err(Error::InvalidLength {
                         what: "distinct characters",
-                        found: N + 1,
+                        found: N.saturating_add(1),
                         min: 0,
                         max: N,
                     });
@@ -241,13 +339,27 @@ impl<const N: usize> CharCounter<N> {
     }
 
     /// Number of distinct characters counted.
+    ///
+    /// ```
+    /// let mut c = edgegrad::vocab::CharCounter::<8>::new();
+    /// c.add_text("aab")?;
+    /// assert_eq!(c.distinct(), 2);
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn distinct(&self) -> usize {
         self.len
     }
 
     /// The `V − 1` most frequent characters (ties: the smaller character first), then
     /// `other` as the last id, which every other character (and `other` itself, if the
-    /// text has it) maps to. Needs `V ≥ 1`.
+    /// text has it) maps to. With `V = 0` the result is empty. Cannot fail.
+    ///
+    /// ```
+    /// let mut c = edgegrad::vocab::CharCounter::<8>::new();
+    /// c.add_text("aab")?;
+    /// assert_eq!(c.most_frequent::<2>('?').to_string(), "a?");
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn most_frequent<const V: usize>(&self, other: char) -> CharVocab<V> {
         let mut v = CharVocab::<V>::EMPTY;
         self.set_most_frequent(&mut v, other);
@@ -256,7 +368,19 @@ impl<const N: usize> CharCounter<N> {
 
     /// [`most_frequent`](Self::most_frequent) into `v`, in place (no vocabulary built
     /// on the stack).
+    ///
+    /// ```
+    /// use edgegrad::vocab::{CharCounter, CharVocab};
+    /// let mut c = CharCounter::<8>::new();
+    /// c.add_text("abb")?;
+    /// let mut v = CharVocab::<3>::EMPTY;
+    /// c.set_most_frequent(&mut v, '?');
+    /// assert_eq!(v.to_string(), "ba?");
+    /// # Ok::<(), edgegrad::Error>(())
+    /// ```
     pub fn set_most_frequent<const V: usize>(&self, v: &mut CharVocab<V>, other: char) {
+        let () = CharVocab::<V>::FITS_U16;
+        v.chars.fill('\0');
         v.len = 0;
         if V == 0 {
             return;

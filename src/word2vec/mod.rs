@@ -5,7 +5,21 @@
 //!
 //! Every prediction's forward and backward pass is a handful of kernel calls: `dot`
 //! and `logistic_loss` for negative sampling, `matvec` and the fused `cross_entropy`
-//! for the softmax, `axpy` (and a rank-1 `gemm`) for the updates.
+//! for the softmax, and one fused multiply-add per updated element.
+//!
+//! Contracts, for every public function here:
+//! - no panic on any input (ids, lengths, hyper-parameters, counts up to `u64::MAX`,
+//!   weights of any bit pattern, adversarial text); `V ≤ 65 536` is checked at compile
+//!   time, since ids are `u16`;
+//! - an `Ok` result holds no NaN or infinity, and leaves none in a model where there
+//!   was none (a NaN or an infinity met on the way, or an overflow, is
+//!   [`Error::NonFinite`](crate::Error::NonFinite));
+//! - an `Err` leaves every output, model and vocabulary bit-identical — except
+//!   [`Word2VecTrainer::train_sentence`], which runs many steps and keeps those before
+//!   the failing one, as its documentation says;
+//! - hyper-parameters are checked against documented ranges
+//!   ([`Word2VecConfig`], [`MAX_LEARNING_RATE`]): [`Error::InvalidParameter`](crate::Error::InvalidParameter)
+//!   names the bound.
 //!
 //! ```
 //! use edgegrad::vocab::{Vocab, VocabBuilder};
@@ -40,6 +54,6 @@ mod train;
 
 pub use model::Word2Vec;
 pub use train::{
-    Architecture, MAX_NEGATIVES, MAX_SENTENCE, MAX_WINDOW, Objective, TrainStats, Word2VecConfig,
-    Word2VecTrainer,
+    Architecture, MAX_LEARNING_RATE, MAX_NEGATIVES, MAX_SENTENCE, MAX_WINDOW, Objective,
+    TrainStats, Word2VecConfig, Word2VecTrainer,
 };
