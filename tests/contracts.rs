@@ -388,7 +388,7 @@ fn matrix_products() {
                 &[],
                 &[bits(&c0)],
                 &[&c],
-                r.is_err() && c.iter().any(|v| v.is_nan()),
+                r.is_err() && holds_non_finite(&[&c]),
             );
         }
         let (alpha, beta) = (g.value(), g.value());
@@ -413,7 +413,7 @@ fn matrix_products() {
                     &[],
                     &[bits(&c0)],
                     &[&c],
-                    r.is_err() && c.iter().any(|v| v.is_nan()),
+                    r.is_err() && holds_non_finite(&[&c]),
                 );
             }
         }
@@ -428,7 +428,7 @@ fn matrix_products() {
             &[],
             &[y0],
             &[&y],
-            r.is_err() && y.iter().any(|v| v.is_nan()),
+            r.is_err() && holds_non_finite(&[&y]),
         );
         let xm = g.near(m);
         let mut y = g.near(kk);
@@ -441,7 +441,7 @@ fn matrix_products() {
             &[],
             &[y0],
             &[&y],
-            r.is_err() && y.iter().any(|v| v.is_nan()),
+            r.is_err() && holds_non_finite(&[&y]),
         );
         let bias = g.near(n);
         let mut c = c0.clone();

@@ -154,9 +154,9 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     /// one update; clear with [`zero`](Self::zero)).
     ///
     /// Refused with nothing changed: a cache without a successful [`forward`](Self::forward)
-    /// ([`Error::InvalidParameter`]). An error on the way ([`Error::NonFinite`]: a NaN in
-    /// a product or, after the last layer, in a gradient — values beyond `f32`'s range of
-    /// opposite signs met, which finite weights whose forward pass succeeded make rare)
+    /// ([`Error::InvalidParameter`]). An error on the way ([`Error::NonFinite`]: a value
+    /// that is not finite in a product or, after the last layer, in a gradient — values
+    /// beyond `f32`'s range, which finite weights whose forward pass succeeded make rare)
     /// leaves `grads` with the part already added; zero them before the next sequence.
     ///
     /// The layers' backward passes in reverse order: the output layer (over the
@@ -176,7 +176,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
         self.backward_head(c, grads)?;
         self.backward_attention(c, grads)?;
         self.backward_embedding(c, grads)?;
-        params::check_no_nan("attention gradients", grads)
+        params::check_finite("attention gradients", grads)
     }
 
     // Each layer's backward pass out of line: on a microcontroller the stacks of a

@@ -157,9 +157,9 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     /// one update; clear with [`zero`](Self::zero)).
     ///
     /// Refused with nothing changed: a cache without a successful [`forward`](Self::forward)
-    /// ([`Error::InvalidParameter`]). An error on the way ([`Error::NonFinite`]: a NaN in
-    /// a product or, after the last layer, in a gradient — values beyond `f32`'s range of
-    /// opposite signs met, which finite weights whose forward pass succeeded make rare)
+    /// ([`Error::InvalidParameter`]). An error on the way ([`Error::NonFinite`]: a value
+    /// that is not finite in a product or, after the last layer, in a gradient — values
+    /// beyond `f32`'s range, which finite weights whose forward pass succeeded make rare)
     /// leaves `grads` with the part already added; zero them before the next sequence.
     ///
     /// The layers' backward passes in reverse order: the tied output layer (over the
@@ -200,7 +200,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
             c.scratch.dresid.top(l)?,
             &mut grads.embedding_grads(),
         )?;
-        params::check_no_nan("gpt gradients", grads)
+        params::check_finite("gpt gradients", grads)
     }
 
     /// The output layer's and the final LayerNorm's backward passes, leaving

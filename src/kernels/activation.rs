@@ -13,7 +13,7 @@
 
 use crate::error::{Result, check_len};
 use crate::kernels::matmul::Accum;
-use crate::kernels::reduce::check_no_nan;
+use crate::kernels::reduce::check_finite;
 use crate::simd::{self, Vector, splat};
 
 /// `2·√(2/π)`.
@@ -87,7 +87,7 @@ pub fn gelu_in_place(x: &mut [f32]) {
 /// Backward pass of [`gelu`]: `dx ← gelu'(x) ⊙ dy` (or `dx ← dx + gelu'(x) ⊙ dy` with
 /// [`Accum::Add`]), given the forward input `x`.
 ///
-/// A NaN in the result (a NaN input, or an infinite `dy` times a zero derivative) is
+/// A result that is not finite (a non-finite input, or a product beyond `f32`'s range) is
 /// [`Error::NonFinite`](crate::Error::NonFinite) after `dx` was written.
 ///
 /// ```
@@ -114,11 +114,11 @@ pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32], acc: Accum) -> Resul
             });
         }
     }
-    check_no_nan("gelu_backward dx", dx)
+    check_finite("gelu_backward dx", dx)
 }
 
 /// Backward pass of [`gelu`] with the gradient in place: `g ← gelu'(x) ⊙ g`, turning
-/// `∂L/∂gelu(x)` into `∂L/∂x` without a second buffer. A NaN in the result is
+/// `∂L/∂gelu(x)` into `∂L/∂x` without a second buffer. A result that is not finite is
 /// [`Error::NonFinite`](crate::Error::NonFinite) after `g` was written.
 ///
 /// ```
@@ -130,5 +130,5 @@ pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32], acc: Accum) -> Resul
 pub fn gelu_backward_in_place(x: &[f32], g: &mut [f32]) -> Result<()> {
     check_len("gelu_backward_in_place gradient", x.len(), g.len())?;
     simd::update([&mut *g], [x], |[g], [x]| [gelu_grad_lanes(x) * g]);
-    check_no_nan("gelu_backward_in_place result", g)
+    check_finite("gelu_backward_in_place result", g)
 }

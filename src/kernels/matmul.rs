@@ -34,7 +34,7 @@
 //! first positions of a KV cache, enter a product without a copy.
 
 use crate::error::{Error, Result, check_len, check_same_shape};
-use crate::kernels::reduce::{check_no_nan, dot};
+use crate::kernels::reduce::{check_finite, dot};
 use crate::kernels::softmax::in_row;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, LANES, Vector, splat};
@@ -90,10 +90,9 @@ impl Accum {
 /// untouched. With `β = 0` the old contents of `C` are not read. `k = 0` gives
 /// `C ← β·C`.
 ///
-/// A NaN in the result is [`Error::NonFinite`] (its flat index in `C`) after `C` was
-/// written: finite inputs make one only when terms beyond `f32`'s range of opposite
-/// signs meet (a value that overflows alone is `±inf`, as in IEEE arithmetic); a NaN in
-/// an input, or an infinity times zero, does too. The same holds for every product
+/// A result that is not finite is [`Error::NonFinite`] (its flat index in `C`) after `C`
+/// was written: from finite inputs, a value beyond `f32`'s range (which IEEE arithmetic
+/// would make `±inf`, or NaN where two of opposite signs meet); or a non-finite input. The same holds for every product
 /// built on it ([`matmul`], [`matmul_nt`], [`matmul_tn`], [`vecmat`]) and for
 /// [`matvec`].
 ///
@@ -183,14 +182,17 @@ pub fn gemm(
     check_product(c, m, n, ldc)
 }
 
-/// A NaN in a product `C` (`m × n`, row stride `ld`) is [`Error::NonFinite`] (flat
-/// index `row·n + col`): terms beyond `f32`'s range of opposite signs meet in a dot
-/// product, or an input held a NaN or an infinity times zero. One pass over `C`, small
-/// beside the `m·n·k` of the product.
+/// A product `C` (`m × n`, row stride `ld`) holding a NaN or an infinity is
+/// [`Error::NonFinite`] (flat index `row·n + col`): terms beyond `f32`'s range, or a
+/// non-finite input. One pass over `C` (a whole contiguous `C` at once), small beside
+/// the `m·n·k` of the product.
 fn check_product(c: &[f32], m: usize, n: usize, ld: usize) -> Result<()> {
+    if ld == n || m <= 1 {
+        return check_finite("matrix product", c.get(..m * n).unwrap_or_default());
+    }
     for r in 0..m {
         let row = c.get(r * ld..r * ld + n).unwrap_or_default();
-        in_row(check_no_nan("matrix product", row), r, n)?;
+        in_row(check_finite("matrix product", row), r, n)?;
     }
     Ok(())
 }

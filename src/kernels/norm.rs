@@ -21,7 +21,7 @@
 
 use crate::error::{Error, Result, check_len};
 use crate::kernels::matmul::Accum;
-use crate::kernels::reduce::{check_no_nan, max_abs};
+use crate::kernels::reduce::{check_finite, max_abs};
 use crate::kernels::softmax::in_row;
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, Vector, splat};
@@ -161,9 +161,9 @@ fn check_row(n: usize, gamma: &[f32], beta: &[f32]) -> Result<()> {
 /// `dx` is overwritten or accumulated into as `acc` says (a residual stream adds its
 /// gradient), `dγ` and `dβ` always accumulate (so rows and sequences sum). All slices
 /// are as long as `x` ([`Error::LengthMismatch`], nothing written). Row means of the
-/// gradient that overflow are [`Error::NonFinite`] before anything is written; a NaN in
-/// `dx`, `dγ` or `dβ` (values beyond `f32`'s range meeting, or non-finite inputs) is
-/// [`Error::NonFinite`] after they were written.
+/// gradient that overflow are [`Error::NonFinite`] before anything is written; a value
+/// of `dx`, `dγ` or `dβ` that is not finite (beyond `f32`'s range, or from non-finite
+/// inputs) is [`Error::NonFinite`] after they were written.
 ///
 /// ```
 /// use edgegrad::kernels::{layer_norm, layer_norm_backward, Accum};
@@ -236,9 +236,9 @@ pub fn layer_norm_backward(
             [if add { dx + v } else { v }, dg, db]
         },
     );
-    check_no_nan("layer_norm_backward dx", dx)?;
-    check_no_nan("layer_norm_backward dgamma", dgamma)?;
-    check_no_nan("layer_norm_backward dbeta", dbeta)
+    check_finite("layer_norm_backward dx", dx)?;
+    check_finite("layer_norm_backward dgamma", dgamma)?;
+    check_finite("layer_norm_backward dbeta", dbeta)
 }
 
 /// [`layer_norm`] of every row of `x` (`rows × n`) into `y`, with each row's `(μ, r)`

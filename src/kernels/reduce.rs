@@ -73,20 +73,6 @@ pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
     Err(Error::NonFinite { what, index })
 }
 
-/// `Ok` if `x` holds no NaN, else [`Error::NonFinite`] at the first one: for kernels
-/// that check what they wrote (values beyond `f32`'s range of opposite signs meet in
-/// their arithmetic and make a NaN that no input explains).
-// Out of line: one copy for every product and backward pass in a firmware image.
-#[inline(never)]
-pub(crate) fn check_no_nan(what: &'static str, x: &[f32]) -> Result<()> {
-    let nan = simd::fold([x], [0.0], splat(0.0), |a, [v]| a | v.simd_ne(v));
-    if simd::hsum(nan & splat(1.0)) == 0.0 {
-        return Ok(());
-    }
-    let index = x.iter().position(|v| v.is_nan()).unwrap_or(0);
-    Err(Error::NonFinite { what, index })
-}
-
 /// Lane-wise maximum and NaN flag over a slice of magnitudes (`ABS`) or values: the
 /// maximum uses the one-instruction `fast_max` (whose NaN handling differs between
 /// targets) and NaN is tracked separately, so the result is NaN exactly when an input

@@ -13,7 +13,7 @@
 //! a checked maximum, then `exp(x − max)` stored and summed in one sweep, then a scale.
 
 use crate::error::{Error, Result, check_len, check_same_shape};
-use crate::kernels::reduce::{check_no_nan, dot, max, sum};
+use crate::kernels::reduce::{check_finite, dot, max, sum};
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, splat};
 
@@ -147,8 +147,8 @@ pub fn logsumexp(x: &[f32]) -> Result<f32> {
 /// `dx = ∂L/∂x = y ⊙ (dy − ⟨dy, y⟩)`.
 ///
 /// Shapes: `y`, `dy`, `dx` of equal length. A non-finite `⟨dy, y⟩` is
-/// [`Error::NonFinite`] before `dx` is written; a NaN in `dx` (from values of `y` and
-/// `dy` whose products overflow, which a softmax output never has) is
+/// [`Error::NonFinite`] before `dx` is written; a value of `dx` that is not finite (from
+/// values of `y` and `dy` whose products overflow, which a softmax output never has) is
 /// [`Error::NonFinite`] after `dx` was written.
 ///
 /// ```
@@ -162,15 +162,15 @@ pub fn softmax_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
     check_len("softmax_backward dx", y.len(), dx.len())?;
     let d = splat(finite_dot("softmax_backward dot", dy, y)?);
     simd::update([&mut *dx], [y, dy], |[_], [y, dy]| [y * (dy - d)]);
-    check_no_nan("softmax_backward dx", dx)
+    check_finite("softmax_backward dx", dx)
 }
 
 /// Backward pass of log-softmax: given `logp = log_softmax(x)` and `dy = ∂L/∂logp`,
 /// `dx = dy − softmax(x)·Σᵢ dyᵢ` with `softmax(x) = exp(logp)`.
 ///
-/// A non-finite `Σᵢ dyᵢ` is [`Error::NonFinite`] before `dx` is written; a NaN in `dx`
-/// (from a `logp` that is no log-probability, or overflowing values) is
-/// [`Error::NonFinite`] after `dx` was written.
+/// A non-finite `Σᵢ dyᵢ` is [`Error::NonFinite`] before `dx` is written; a value of `dx`
+/// that is not finite (from a `logp` that is no log-probability, or overflowing values)
+/// is [`Error::NonFinite`] after `dx` was written.
 ///
 /// ```
 /// let ln_half = -core::f32::consts::LN_2;
@@ -193,7 +193,7 @@ pub fn log_softmax_backward(logp: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<
     simd::update([&mut *dx], [logp, dy], |[_], [lp, dy]| {
         [simd::exp(lp).mul_neg_add(s, dy)]
     });
-    check_no_nan("log_softmax_backward dx", dx)
+    check_finite("log_softmax_backward dx", dx)
 }
 
 /// `⟨a, b⟩`, refused if it is not finite (a backward pass would spread it over a row).
@@ -299,8 +299,8 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
 
 /// [`softmax_backward`] with the gradient in place: `g ← y ⊙ (g − ⟨g, y⟩)`, turning
 /// `∂L/∂y` into `∂L/∂x` without a second buffer (a causal attention row's scores).
-/// Errors as [`softmax_backward`]'s: a non-finite `⟨g, y⟩` leaves `g` as it was, a NaN
-/// in the result is reported with `g` written.
+/// Errors as [`softmax_backward`]'s: a non-finite `⟨g, y⟩` leaves `g` as it was, a
+/// result that is not finite is reported with `g` written.
 ///
 /// ```
 /// let mut g = [1.0, 0.0];
@@ -315,7 +315,7 @@ pub fn softmax_backward_in_place(y: &[f32], g: &mut [f32]) -> Result<()> {
     check_len("softmax_backward_in_place gradient", y.len(), g.len())?;
     let d = splat(finite_dot("softmax_backward dot", g, y)?);
     simd::update([&mut *g], [y], |[dy], [y]| [y * (dy - d)]);
-    check_no_nan("softmax_backward dx", g)
+    check_finite("softmax_backward dx", g)
 }
 
 /// [`softmax_backward`] on every row: `dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩)`. An

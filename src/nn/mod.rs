@@ -22,7 +22,7 @@
 //! **Errors.** Every layer function checks the shapes of its views and slices, token
 //! ids and positions before it writes anything ([`Error::ShapeMismatch`],
 //! [`Error::LengthMismatch`], [`Error::IndexOutOfRange`]; outputs untouched). A
-//! non-finite value found on the way ([`Error::NonFinite`]: a NaN in a product, a
+//! non-finite value found on the way ([`Error::NonFinite`]: a product that is not finite, a
 //! LayerNorm row whose variance overflows, NaN or `+inf` attention scores, non-finite
 //! tied logits) is reported by the kernel that finds it, after the outputs and
 //! activations of the steps before it were written: a layer's outputs are then

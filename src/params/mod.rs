@@ -238,9 +238,10 @@ pub fn accumulate<P: ParamsMut>(acc: &mut P, g: &P) {
 }
 
 /// [`Error::NonFinite`](crate::Error::NonFinite) (`index`: the first such tensor) if a
-/// tensor holds a NaN: what a backward pass checks of the gradients it added.
-pub(crate) fn check_no_nan<P: Params + ?Sized>(what: &'static str, p: &P) -> crate::Result<()> {
-    match (0..P::TENSORS).position(|i| kernels::reduce::check_no_nan(what, p.tensor(i)).is_err()) {
+/// tensor holds a NaN or an infinity: what a backward pass checks of the gradients it
+/// added.
+pub(crate) fn check_finite<P: Params + ?Sized>(what: &'static str, p: &P) -> crate::Result<()> {
+    match (0..P::TENSORS).position(|i| kernels::check_finite(what, p.tensor(i)).is_err()) {
         None => Ok(()),
         Some(index) => Err(crate::Error::NonFinite { what, index }),
     }
