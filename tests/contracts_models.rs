@@ -145,13 +145,13 @@ macro_rules! model_contracts {
                     assert_eq!(acts.len(), len0, "refused tokens change nothing");
                 }
                 if let Ok(l) = model.weights().loss(&toks, &mut acts) {
-                    ok_clean("loss", !l.is_nan());
+                    ok_clean("loss", l.is_finite());
                 }
 
                 // Training: forward, backward, a step.
                 let before = snapshot(&*model);
                 if let Ok(l) = model.forward(&toks, &mut cache) {
-                    ok_clean("forward", !l.is_nan());
+                    ok_clean("forward", l.is_finite());
                     grads.zero();
                     if model.backward(&mut cache, &mut grads).is_ok() {
                         ok_clean("backward", no_nan(&*grads));
@@ -166,7 +166,7 @@ macro_rules! model_contracts {
                 let s0 = (snapshot(&state.m), snapshot(&state.v), state.t);
                 match model.train_step(&toks, &mut cache, &mut grads, &mut state, &cfg) {
                     Ok(stats) => {
-                        ok_clean("train_step", !stats.loss.is_nan() && !stats.grad_norm.is_nan() && no_nan(&*model) && no_nan(&state.m) && no_nan(&state.v));
+                        ok_clean("train_step", stats.loss.is_finite() && stats.grad_norm.is_finite() && no_nan(&*model) && no_nan(&state.m) && no_nan(&state.v));
                     }
                     Err(e) => {
                         assert!(before == snapshot(&*model), "train_step changed the model and failed with {e:?}");

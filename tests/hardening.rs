@@ -392,3 +392,26 @@ fn sums_and_dot_products_of_finite_values_are_never_nan() {
     z[3] = f32::NAN;
     assert!(k::sum(&z).is_nan());
 }
+
+#[test]
+fn a_cross_entropy_that_would_overflow_is_an_error_that_writes_nothing() {
+    let z = [3e38_f32, -3e38, 0.0];
+    let mut g = [7.0_f32; 3];
+    assert!(matches!(
+        k::cross_entropy(&z, 1, &mut g),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(g, [7.0; 3]);
+    assert!(matches!(
+        k::cross_entropy_loss(&z, 1),
+        Err(Error::NonFinite { .. })
+    ));
+    // The target at the maximum: a finite loss.
+    assert_eq!(k::cross_entropy(&z, 0, &mut g).unwrap(), 0.0);
+    // A masked target is the caller's: an infinite loss.
+    let masked = [0.0, f32::NEG_INFINITY];
+    assert_eq!(
+        k::cross_entropy(&masked, 1, &mut g[..2]).unwrap(),
+        f32::INFINITY
+    );
+}

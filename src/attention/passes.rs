@@ -87,6 +87,14 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
             total += k::cross_entropy_loss(acts.logits.row(i), usize::from(t))?;
         }
         let loss = total / n as f32;
+        if !loss.is_finite() {
+            // Positions whose losses are each finite, summing beyond f32's range.
+            acts.len = 0;
+            return Err(Error::NonFinite {
+                what: "loss (overflow)",
+                index: 0,
+            });
+        }
         acts.loss = loss;
         Ok(loss)
     }

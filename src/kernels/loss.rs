@@ -11,7 +11,9 @@ use crate::simd::{self, splat};
 /// `−ln softmax(z)[t] = (m − z_t) + ln Σ exp(z − m)`. `t < z.len()` is checked by the
 /// caller.
 fn cross_entropy_row(z: &[f32], t: usize, grad: &mut [f32], scale: f32) -> Result<f32> {
-    let (m, s) = softmax_into(grad, Some(z), "cross_entropy logits", scale)?;
+    let (m, s) = softmax_into(grad, Some(z), "cross_entropy logits", scale, |m| {
+        check_loss(m, z[t], z.len())
+    })?;
     grad[t] -= scale;
     if m == f32::NEG_INFINITY {
         // Every class masked: the target has probability 0.
@@ -20,12 +22,34 @@ fn cross_entropy_row(z: &[f32], t: usize, grad: &mut [f32], scale: f32) -> Resul
     Ok((m - z[t]) + simd::ln_f32(s))
 }
 
+/// [`Error::NonFinite`] if the loss `(m − z_t) + ln Σ exp(z − m)` (at most
+/// `(m − z_t) + ln n`) could overflow from finite logits: logits more than about
+/// `f32::MAX` apart. Checked from the maximum, before anything is written.
+fn check_loss(m: f32, zt: f32, n: usize) -> Result<()> {
+    if m == f32::NEG_INFINITY
+        || zt == f32::NEG_INFINITY
+        || ((m - zt) + simd::ln_f32(n as f32)).is_finite()
+    {
+        return Ok(());
+    }
+    Err(overflow())
+}
+
+/// A loss beyond `f32`'s range from finite logits.
+fn overflow() -> Error {
+    Error::NonFinite {
+        what: "cross_entropy loss (logits more than f32::MAX apart)",
+        index: 0,
+    }
+}
+
 /// Cross-entropy of logits `z` against class `target`, fused with its gradient:
 /// `loss = −ln softmax(z)[t] = logsumexp(z) − z_t` and `grad = softmax(z) − onehot(t)`.
 ///
 /// Shapes: `grad.len() == z.len()`, `target < z.len()` (else
-/// [`Error::IndexOutOfRange`]). A NaN or `+inf` logit is [`Error::NonFinite`]; a
-/// masked (`-inf`) target gives an infinite loss.
+/// [`Error::IndexOutOfRange`]). A NaN or `+inf` logit is [`Error::NonFinite`], and so
+/// are logits so far apart that the loss would overflow (more than about `f32::MAX`),
+/// both before anything is written; a masked (`-inf`) target gives an infinite loss.
 ///
 /// ```
 /// use edgegrad::kernels::cross_entropy;
@@ -42,7 +66,8 @@ pub fn cross_entropy(z: &[f32], target: usize, grad: &mut [f32]) -> Result<f32> 
     cross_entropy_row(z, target, grad, 1.0)
 }
 
-/// Cross-entropy loss only (no gradient): `logsumexp(z) − z_t`.
+/// Cross-entropy loss only (no gradient): `logsumexp(z) − z_t`. Errors as
+/// [`cross_entropy`]'s.
 ///
 /// ```
 /// let l = edgegrad::kernels::cross_entropy_loss(&[10.0, 0.0], 0)?;
@@ -57,7 +82,11 @@ pub fn cross_entropy_loss(z: &[f32], target: usize) -> Result<f32> {
     if z[target] == f32::NEG_INFINITY {
         return Ok(f32::INFINITY);
     }
-    Ok(lse - z[target])
+    let loss = lse - z[target];
+    if !loss.is_finite() {
+        return Err(overflow());
+    }
+    Ok(loss)
 }
 
 /// Mean cross-entropy over a batch: row `i` of `logits` (`N × C`) against class
@@ -115,7 +144,19 @@ pub fn cross_entropy_batch<T: Copy + Into<usize>>(
             total += in_row(cross_entropy_row(z, t, g, scale), r, cols)?;
         }
     }
-    Ok(total * scale)
+    let mean = total * scale;
+    // Rows whose losses are each finite can still sum beyond f32's range; a masked
+    // target (an infinite loss) is the caller's.
+    if mean.is_nan()
+        || (mean.is_infinite()
+            && !(0..logits.rows()).any(|r| {
+                let t: usize = targets[r].into();
+                Some(t) != ignore_index && logits.row(r).get(t) == Some(&f32::NEG_INFINITY)
+            }))
+    {
+        return Err(overflow());
+    }
+    Ok(mean)
 }
 
 /// Checks a probability vector: finite (else [`Error::NonFinite`]) and non-negative

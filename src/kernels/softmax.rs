@@ -55,14 +55,17 @@ fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
 
 /// `scale·softmax` in place on `io` (when `x` is `None`) or from `x` into `io`. Returns
 /// the maximum `m` and `Σ exp(x − m)` (`(-inf, 0)` for a fully masked row, which gives
-/// zeros), from which the fused cross-entropy takes its loss.
+/// zeros), from which the fused cross-entropy takes its loss. `check` sees the maximum
+/// before anything is written (the cross-entropy refuses a loss that would overflow).
 pub(crate) fn softmax_into(
     io: &mut [f32],
     x: Option<&[f32]>,
     what: &'static str,
     scale: f32,
+    check: impl Fn(f32) -> Result<()>,
 ) -> Result<(f32, f32)> {
     let m = checked_max(what, x.unwrap_or(io))?;
+    check(m)?;
     if m == f32::NEG_INFINITY {
         io.fill(0.0);
         return Ok((m, 0.0));
@@ -88,7 +91,7 @@ pub(crate) fn softmax_into(
 /// ```
 pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<()> {
     check_len("softmax output", x.len(), y.len())?;
-    softmax_into(y, Some(x), "softmax input", 1.0).map(|_| ())
+    softmax_into(y, Some(x), "softmax input", 1.0, |_| Ok(())).map(|_| ())
 }
 
 /// Softmax in place: `x ← softmax(x)`. On error `x` is unchanged.
@@ -100,7 +103,7 @@ pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<()> {
 /// # Ok::<(), edgegrad::Error>(())
 /// ```
 pub fn softmax_in_place(x: &mut [f32]) -> Result<()> {
-    softmax_into(x, None, "softmax input", 1.0).map(|_| ())
+    softmax_into(x, None, "softmax input", 1.0, |_| Ok(())).map(|_| ())
 }
 
 /// `y = log_softmax(x)`: `yᵢ = (xᵢ − m) − ln Σⱼ exp(xⱼ − m)`, computed in that order.
