@@ -134,15 +134,13 @@ impl<P: ParamsMut> OptState<P> {
 /// [`Error::NonFinite`] (`index`: the first such tensor) and changes nothing.
 pub fn clip_grad_norm<P: ParamsMut + ?Sized>(grads: &mut P, max_norm: f32) -> Result<f32> {
     let (total, factor) = clip_factor(grads, max_norm)?;
-    if factor != 1.0 {
-        params::scale(grads, factor);
-    }
+    scale_by(grads, factor);
     Ok(total)
 }
 
 /// The global norm of `grads` and the factor clipping multiplies them by (1 when the
 /// norm is within `max_norm`); a non-finite norm is [`Error::NonFinite`].
-fn clip_factor<P: ParamsMut + ?Sized>(grads: &P, max_norm: f32) -> Result<(f32, f32)> {
+fn clip_factor<P: ParamsMut + ?Sized>(grads: &P, max_norm: f32) -> Result<(f32, [f32; 2])> {
     if max_norm.is_nan() || max_norm < 0.0 {
         return Err(Error::InvalidParameter {
             what: "clip_grad_norm max_norm",
@@ -159,14 +157,16 @@ fn clip_factor<P: ParamsMut + ?Sized>(grads: &P, max_norm: f32) -> Result<(f32, 
             index,
         });
     }
-    Ok((
-        total,
-        if total > max_norm {
-            max_norm / (total + 1e-6)
-        } else {
-            1.0
-        },
-    ))
+    Ok((total, k::optim::clip_scale(total, max_norm)))
+}
+
+/// Multiplies every gradient by `factor[0]`, then by `factor[1]` (as the update did).
+fn scale_by<P: ParamsMut + ?Sized>(grads: &mut P, factor: [f32; 2]) {
+    for f in factor {
+        if f != 1.0 {
+            params::scale(grads, f);
+        }
+    }
 }
 
 /// Clips `grads` to `cfg.max_grad_norm` (if set) and updates `params` with
@@ -210,9 +210,7 @@ pub fn apply_gradients<P: ParamsMut>(
         let (p, g) = (params.tensor_mut(i), grads.tensor(i));
         rule.write(p, g, factor, state.m.tensor_mut(i), state.v.tensor_mut(i));
     }
-    if factor != 1.0 {
-        params::scale(grads, factor);
-    }
+    scale_by(grads, factor);
     Ok(norm)
 }
 

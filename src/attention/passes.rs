@@ -54,7 +54,8 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
             &tokens[1..],
             None,
             cache.dlogits.top_mut(n)?,
-        )?;
+        )
+        .inspect_err(|_| cache.acts.len = 0)?;
         cache.acts.loss = loss;
         cache.acts.dlogits_ready = true;
         Ok(loss)
@@ -84,7 +85,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
         let n = tokens.len() - 1;
         let mut total = 0.0;
         for (i, &t) in tokens[1..].iter().enumerate() {
-            total += k::cross_entropy_loss(acts.logits.row(i), usize::from(t))?;
+            total +=
+                k::cross_entropy_loss(acts.logits.row(i), usize::from(t)).inspect_err(|_| {
+                    // A failed pass leaves no rows to read.
+                    acts.len = 0;
+                })?;
         }
         let loss = total / n as f32;
         if !loss.is_finite() {

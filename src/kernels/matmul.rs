@@ -135,7 +135,7 @@ pub fn gemm(
     }
     if k == 0 {
         scale_c(c, n, ldc, beta);
-        return Ok(());
+        return check_product(c, m, n, ldc);
     }
     let (lda, ldb) = (a.stride(), b.stride());
     let (a, b) = (a.as_slice(), b.as_slice());

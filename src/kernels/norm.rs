@@ -278,7 +278,10 @@ pub fn layer_norm_rows(
 }
 
 /// [`layer_norm_backward`] of every row: `dx` (overwritten or accumulated as `acc`
-/// says) and the sums over rows of `dγ` and `dβ` (accumulated).
+/// says) and the sums over rows of `dγ` and `dβ` (accumulated). Shapes are checked
+/// before anything is written; a row that fails on its values ([`Error::NonFinite`])
+/// leaves the rows before it written (`dγ`, `dβ` included), and itself as
+/// [`layer_norm_backward`] says.
 #[allow(clippy::too_many_arguments)]
 pub fn layer_norm_backward_rows(
     x: MatRef<'_>,

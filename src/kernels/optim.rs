@@ -77,13 +77,13 @@ impl Rule {
 
     /// Refuses lengths that differ and an update that would store a non-finite value
     /// ([`Error::NonFinite`], `index`: the first such element); stores nothing. The
-    /// gradient is taken times `gs` (a clipping factor, 1 without). State slices the rule
+    /// gradient is taken times `gs[0]·gs[1]` (a clipping factor, see [`clip_scale`]). State slices the rule
     /// does not use may be empty.
     pub(crate) fn check(
         &self,
         params: &[f32],
         grads: &[f32],
-        gs: f32,
+        gs: [f32; 2],
         m: &[f32],
         v: &[f32],
     ) -> Result<()> {
@@ -110,18 +110,19 @@ impl Rule {
         &self,
         params: &[f32],
         grads: &[f32],
-        gs: f32,
+        gs: [f32; 2],
         m: &[f32],
         v: &[f32],
         r: Range<usize>,
     ) -> bool {
-        let (p, g, gs, zero) = (&params[r.clone()], &grads[r.clone()], splat(gs), splat(0.0));
+        let (p, g, zero) = (&params[r.clone()], &grads[r.clone()], splat(0.0));
+        let (g0, g1) = (splat(gs[0]), splat(gs[1]));
         let flag = match *self {
             Rule::Sgd(lr) => simd::fold([p, g], [0.0; 2], zero, |a, [p, g]| {
-                a + sgd_step(splat(lr), p, g * gs) * 0.0
+                a + sgd_step(splat(lr), p, g * g0 * g1) * 0.0
             }),
             Rule::Momentum(lr, mu) => simd::fold([p, g, &m[r]], [0.0; 3], zero, |a, [p, g, m]| {
-                let [p, m] = momentum_step(splat(lr), splat(mu), p, m, g * gs);
+                let [p, m] = momentum_step(splat(lr), splat(mu), p, m, g * g0 * g1);
                 a + p * 0.0 + m * 0.0
             }),
             Rule::Adam(c) => simd::fold(
@@ -129,7 +130,7 @@ impl Rule {
                 [0.0; 4],
                 zero,
                 |a, [p, g, m, v]| {
-                    let [p, m, v] = adam_step(&c, p, m, v, g * gs);
+                    let [p, m, v] = adam_step(&c, p, m, v, g * g0 * g1);
                     a + p * 0.0 + m * 0.0 + v * 0.0
                 },
             ),
@@ -142,20 +143,20 @@ impl Rule {
         &self,
         params: &mut [f32],
         grads: &[f32],
-        gs: f32,
+        gs: [f32; 2],
         m: &mut [f32],
         v: &mut [f32],
     ) {
-        let gs = splat(gs);
+        let (g0, g1) = (splat(gs[0]), splat(gs[1]));
         match *self {
             Rule::Sgd(lr) => simd::update([params], [grads], |[p], [g]| {
-                [sgd_step(splat(lr), p, g * gs)]
+                [sgd_step(splat(lr), p, g * g0 * g1)]
             }),
             Rule::Momentum(lr, mu) => simd::update([params, m], [grads], |[p, m], [g]| {
-                momentum_step(splat(lr), splat(mu), p, m, g * gs)
+                momentum_step(splat(lr), splat(mu), p, m, g * g0 * g1)
             }),
             Rule::Adam(c) => simd::update([params, m, v], [grads], |[p, m, v], [g]| {
-                adam_step(&c, p, m, v, g * gs)
+                adam_step(&c, p, m, v, g * g0 * g1)
             }),
         }
     }
@@ -168,8 +169,8 @@ impl Rule {
         m: &mut [f32],
         v: &mut [f32],
     ) -> Result<()> {
-        self.check(params, grads, 1.0, m, v)?;
-        self.write(params, grads, 1.0, m, v);
+        self.check(params, grads, [1.0; 2], m, v)?;
+        self.write(params, grads, [1.0; 2], m, v);
         Ok(())
     }
 }
@@ -463,13 +464,32 @@ pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> Result<f32> {
             index,
         });
     }
-    if total > max_norm {
-        let k = max_norm / (total + 1e-6);
-        for g in grads.iter_mut() {
-            scale(k, g);
+    let [a, b] = clip_scale(total, max_norm);
+    for g in grads.iter_mut() {
+        if a != 1.0 {
+            scale(a, g);
+        }
+        if b != 1.0 {
+            scale(b, g);
         }
     }
     Ok(total)
+}
+
+/// The factor `max_norm / (N + 1e-6)` clipping multiplies gradients of norm `N` by (1
+/// when `N ≤ max_norm`), as two factors applied one after the other: a factor below
+/// `f32`'s normal range (a norm above about `10³⁸·max_norm`) would keep only a few
+/// bits, so it is then `(2⁶⁴·max_norm/(N + 1e-6), 2⁻⁶⁴)`, both exact enough.
+pub(crate) fn clip_scale(total: f32, max_norm: f32) -> [f32; 2] {
+    if total <= max_norm {
+        return [1.0; 2];
+    }
+    let k = max_norm / (total + 1e-6);
+    if k == 0.0 || k >= f32::MIN_POSITIVE {
+        return [k, 1.0];
+    }
+    const TWO_64: f32 = 18_446_744_073_709_551_616.0;
+    [(max_norm * TWO_64) / (total + 1e-6), 1.0 / TWO_64]
 }
 
 /// Global norm of a list of mutable slices, without building a second list.
