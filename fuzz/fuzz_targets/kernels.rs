@@ -1084,22 +1084,16 @@ fn layer_norm_backward_rows(g: &mut Gen) {
             let last = (0..rows.min(dx.rows))
                 .rev()
                 .find(|&r| bits(dx.row(r)) != bits(dx0.row(r)));
-            let as_documented = match (e, last) {
-                (Error::NonFinite { index, .. }, Some(r)) if cols > 0 => {
-                    let i = index % cols;
-                    r + 1 < rows
-                        || dx.row(r).get(i).is_some_and(|v| !v.is_finite())
+            let as_documented = match e {
+                Error::NonFinite { index, .. } if cols > 0 && rows.min(dx.rows) > 0 => {
+                    let (i, r) = (index % cols, last.unwrap_or(0));
+                    let reported = dx.row(r).get(i).is_some_and(|v| !v.is_finite())
                         || dgamma.get(i).is_some_and(|v| !v.is_finite())
-                        || dbeta.get(i).is_some_and(|v| !v.is_finite())
-                }
-                (Error::NonFinite { index, .. }, None) => {
-                    // No row of dx written: the first row failed, before writing or
-                    // in dγ or dβ.
-                    let i = if cols > 0 { index % cols } else { 0 };
-                    (bits(&dgamma) == bits(&dg0) && bits(&dbeta) == bits(&db0))
-                        || dgamma.get(i).is_some_and(|v| !v.is_finite())
-                        || dbeta.get(i).is_some_and(|v| !v.is_finite())
-                        || rows > 1
+                        || dbeta.get(i).is_some_and(|v| !v.is_finite());
+                    let untouched =
+                        last.is_none() && bits(&dgamma) == bits(&dg0) && bits(&dbeta) == bits(&db0);
+                    // Another row after the last one written: that one failed.
+                    reported || untouched || r + 1 < rows
                 }
                 _ => false,
             };
