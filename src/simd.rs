@@ -198,15 +198,21 @@ pub fn sqrt_f32(x: f32) -> f32 {
 /// In-place update of `M` slices from `N` read-only slices, a vector at a time:
 /// `(outs[0][i], …) = f([outs[0][i], …], [inputs[0][i], …])`.
 ///
-/// Every slice must be at least `outs[0].len()` long. Optimisers use it to update
-/// parameters and their moment estimates in one pass.
+/// All slices should have one length; the traversal covers the shortest. Optimisers use
+/// it to update parameters and their moment estimates in one pass.
 #[inline(always)]
 pub fn update<const M: usize, const N: usize>(
     outs: [&mut [f32]; M],
     inputs: [&[f32]; N],
     f: impl Fn([Vector; M], [Vector; N]) -> [Vector; M],
 ) {
-    let len = outs.first().map_or(0, |s| s.len());
+    // The common length: a shorter slice shortens the traversal instead of panicking.
+    let len = outs
+        .iter()
+        .map(|s| s.len())
+        .chain(inputs.iter().map(|s| s.len()))
+        .min()
+        .unwrap_or(0);
     let inputs = inputs.map(|s| &s[..len]);
     let mut outs = outs.map(|s| s[..len].as_chunks_mut::<LANES>());
     let in_chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
@@ -243,7 +249,7 @@ pub fn reduce<const N: usize, A: Copy>(
     step: impl Fn(A, [Vector; N]) -> A,
     merge: impl Fn(A, A) -> A,
 ) -> A {
-    let len = inputs.first().map_or(0, |s| s.len());
+    let len = inputs.iter().map(|s| s.len()).min().unwrap_or(0);
     let inputs = inputs.map(|s| &s[..len]);
     let blocks = inputs.map(|s| s.as_chunks::<UNROLL>().0);
     let nblocks = len / UNROLL;
@@ -281,7 +287,7 @@ pub fn fold<const N: usize, A: Copy>(
     init: A,
     step: impl Fn(A, [Vector; N]) -> A,
 ) -> A {
-    let len = inputs.first().map_or(0, |s| s.len());
+    let len = inputs.iter().map(|s| s.len()).min().unwrap_or(0);
     let inputs = inputs.map(|s| &s[..len]);
     let chunks = inputs.map(|s| s.as_chunks::<LANES>().0);
     let mut acc = init;
@@ -317,7 +323,8 @@ pub fn update_reduce<const N: usize>(
     f: impl Fn(Vector, [Vector; N]) -> Vector,
     fold: impl Fn(Vector, Vector) -> Vector,
 ) -> Vector {
-    let len = io.len();
+    let len = inputs.iter().map(|s| s.len()).fold(io.len(), usize::min);
+    let io = &mut io[..len];
     let inputs = inputs.map(|s| &s[..len]);
     let (io_chunks, io_tail) = io.as_chunks_mut::<LANES>();
     let in_chunks = inputs.map(|s| s.as_chunks::<LANES>().0);

@@ -415,3 +415,29 @@ fn a_cross_entropy_that_would_overflow_is_an_error_that_writes_nothing() {
         f32::INFINITY
     );
 }
+
+#[test]
+fn the_public_traversals_never_panic_on_slices_of_different_lengths() {
+    use edgegrad::simd;
+    let (mut a, b) = ([1.0_f32; 5], [2.0_f32; 3]);
+    simd::update([&mut a[..]], [&b[..]], |[x], [y]| [x + y]);
+    assert_eq!(a, [3.0, 3.0, 3.0, 1.0, 1.0]);
+    let s = simd::hsum(simd::reduce(
+        [&a[..], &b[..]],
+        [0.0; 2],
+        simd::splat(0.0),
+        |acc, [x, y]| acc + x * y,
+        |p, q| p + q,
+    ));
+    assert_eq!(s, 18.0);
+    let s = simd::hsum(simd::fold(
+        [&b[..], &a[..]],
+        [0.0; 2],
+        simd::splat(0.0),
+        |acc, [x, y]| acc + x * y,
+    ));
+    assert_eq!(s, 18.0);
+    let mut io = [1.0_f32; 2];
+    let _ = simd::update_reduce(&mut io, [&b[..1]], 0.0, |x, [y]| x + y, |p, q| p + q);
+    assert_eq!(io, [3.0, 1.0]);
+}
