@@ -441,3 +441,21 @@ fn the_public_traversals_never_panic_on_slices_of_different_lengths() {
     let _ = simd::update_reduce(&mut io, [&b[..1]], 0.0, |x, [y]| x + y, |p, q| p + q);
     assert_eq!(io, [3.0, 1.0]);
 }
+
+#[test]
+fn row_wise_errors_name_the_flat_position() {
+    use edgegrad::{MatMut, MatRef};
+    let (x, dy) = ([1.0_f32, 2.0], [1.0_f32, 3e38]);
+    let (mut dx, mut dg, mut db) = ([0.0_f32; 2], [0.0_f32], [0.0_f32]);
+    let r = k::layer_norm_backward_rows(
+        MatRef::new(&x, 2, 1).unwrap(),
+        &[[0.0, 1.0], [0.0, 1.0]],
+        &[3e38],
+        MatRef::new(&dy, 2, 1).unwrap(),
+        MatMut::new(&mut dx, 2, 1).unwrap(),
+        &mut dg,
+        &mut db,
+        k::Accum::Overwrite,
+    );
+    assert!(matches!(r, Err(Error::NonFinite { index: 1, .. })), "{r:?}");
+}

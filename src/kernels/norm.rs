@@ -299,13 +299,20 @@ pub fn layer_norm_backward_rows(
     check_len("layer_norm_backward gamma", x.cols(), gamma.len())?;
     check_len("layer_norm_backward dgamma", x.cols(), dgamma.len())?;
     check_len("layer_norm_backward dbeta", x.cols(), dbeta.len())?;
-    for (((xr, &[m, r]), dyr), dxr) in x
+    let cols = x.cols();
+    for (row, (((xr, &[m, r]), dyr), dxr)) in x
         .row_iter()
         .zip(stats)
         .zip(dy.row_iter())
         .zip(dx.row_iter_mut())
+        .enumerate()
     {
-        layer_norm_backward(xr, (m, r), gamma, dyr, dxr, dgamma, dbeta, acc)?;
+        // The error's index is the flat position, as for every row-wise kernel.
+        in_row(
+            layer_norm_backward(xr, (m, r), gamma, dyr, dxr, dgamma, dbeta, acc),
+            row,
+            cols,
+        )?;
     }
     Ok(())
 }
