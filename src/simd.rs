@@ -264,17 +264,24 @@ pub fn reduce<const N: usize, A: Copy>(
     for c in 0..(len - nblocks * UNROLL) / LANES {
         acc[0] = step(acc[0], rest.map(|s| load(&s[c])));
     }
-    let i = len / LANES * LANES;
-    if i < len {
-        let mut k = 0;
-        let x = inputs.map(|s| {
-            let v = load_partial(&s[i..], pad[k]);
-            k += 1;
-            v
-        });
+    if let Some(x) = load_tail(inputs, len, pad) {
         acc[1] = step(acc[1], x);
     }
     merge(merge(acc[0], acc[1]), merge(acc[2], acc[3]))
+}
+
+/// The last partial vector of each input (all `len` long), padded lane by lane with
+/// `pad[k]`; `None` when `len` is a multiple of [`LANES`].
+#[inline(always)]
+fn load_tail<const N: usize>(
+    inputs: [&[f32]; N],
+    len: usize,
+    pad: [f32; N],
+) -> Option<[Vector; N]> {
+    let i = len / LANES * LANES;
+    (i < len).then(|| {
+        core::array::from_fn(|k| load_partial(inputs[k].get(i..).unwrap_or_default(), pad[k]))
+    })
 }
 
 /// [`reduce`] with one accumulator and no unrolling: for passes that are not on a hot
@@ -294,14 +301,7 @@ pub fn fold<const N: usize, A: Copy>(
     for c in 0..len / LANES {
         acc = step(acc, chunks.map(|s| load(&s[c])));
     }
-    let i = len / LANES * LANES;
-    if i < len {
-        let mut k = 0;
-        let x = inputs.map(|s| {
-            let v = load_partial(&s[i..], pad[k]);
-            k += 1;
-            v
-        });
+    if let Some(x) = load_tail(inputs, len, pad) {
         acc = step(acc, x);
     }
     acc

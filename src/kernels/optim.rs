@@ -77,8 +77,8 @@ impl Rule {
 
     /// Refuses lengths that differ and an update that would store a non-finite value
     /// ([`Error::NonFinite`], `index`: the first such element); stores nothing. The
-    /// gradient is taken times `gs[0]·gs[1]` (a clipping factor, see [`clip_scale`]). State slices the rule
-    /// does not use may be empty.
+    /// gradient is taken times `gs[0]·gs[1]` (a clipping factor, see [`clip_scale`]).
+    /// State slices the rule does not use may be empty.
     pub(crate) fn check(
         &self,
         params: &[f32],
