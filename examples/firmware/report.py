@@ -8,8 +8,11 @@ RV32IMAC.
 Usage (from examples/firmware):
     python3 report.py            # run, print the tables, fail if any target fails
     python3 report.py --readme   # also write the tables into ../../README.md
+    python3 report.py --check    # fail if README.md's tables differ (times aside)
 
-Needs QEMU (../../../shared/tools/install-qemu.sh) and gcc for the counting plugin.
+Needs QEMU and gcc (tools/install-qemu.sh) and the toolchain of rust-toolchain.toml.
+Images do not depend on the checkout path (tools/rustc-remap), so the same commit gives
+the same sizes and instruction counts anywhere; only the run times vary.
 """
 import os
 import re
@@ -19,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-PLUGIN_SRC = os.path.abspath(os.path.join(ROOT, "..", "shared", "tools", "qemu-insns", "region_insns.c"))
+PLUGIN_SRC = os.path.join(HERE, "tools", "qemu-insns", "region_insns.c")
 
 TARGETS = [
     ("thumbv6m-none-eabi", "Cortex-M0 (microbit, 256 KiB / 16 KiB)"),
@@ -30,7 +33,12 @@ TARGETS = [
 
 
 def sh(cmd, **kw):
-    return subprocess.run(cmd, cwd=HERE, check=True, text=True, capture_output=True, **kw).stdout
+    """Runs a command; on failure prints its own output (cargo's errors) and exits."""
+    proc = subprocess.run(cmd, cwd=HERE, text=True, capture_output=True, **kw)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        sys.exit(f"report.py: `{' '.join(cmd)}` failed with exit code {proc.returncode}")
+    return proc.stdout
 
 
 def llvm_tool(name):
@@ -79,14 +87,14 @@ def run_firmware(target, elf):
 def instruction_counts(target):
     plugin = os.path.join(HERE, "target", "qemu-insns", "region_insns.so")
     os.makedirs(os.path.dirname(plugin), exist_ok=True)
-    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", plugin, PLUGIN_SRC], check=True)
+    sh(["gcc", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o", plugin, PLUGIN_SRC])
     sh(["cargo", "build", "--release", "--target", target, "--features", "insns", "--bin", "insns"])
     elf = os.path.join(HERE, "target", target, "release", "insns")
     regions_file = os.path.join(HERE, "target", "qemu-insns", f"{target}.txt")
     cmd = runner(target)
     cmd.insert(cmd.index("-kernel"), "-plugin")
     cmd.insert(cmd.index("-kernel"), f"{plugin},out={regions_file}")
-    labels = [l.split()[1:] for l in subprocess.run(cmd + [elf], cwd=HERE, check=True, text=True, capture_output=True).stdout.splitlines() if l.startswith("region ")]
+    labels = [l.split()[1:] for l in sh(cmd + [elf]).splitlines() if l.startswith("region ")]
     counts = [int(m.group(1)) for m in re.finditer(r"^region \d+: (\d+) insns", open(regions_file).read(), re.M)]
     calibration = counts[0]
     rows = []
@@ -95,8 +103,14 @@ def instruction_counts(target):
     return rows
 
 
+def without_times(table):
+    """The table's lines with the run-time column (the one thing QEMU does not repeat) blanked."""
+    return [re.sub(r"\| [0-9.]+ s \|$", "| |", line) for line in table.splitlines()]
+
+
 def main():
     write_readme = "--readme" in sys.argv
+    check_readme = "--check" in sys.argv
     size_rows, failures = [], []
     for target, board in TARGETS:
         sh(["cargo", "build", "--release", "--target", target, "--bin", "edgegrad-firmware"])
@@ -134,14 +148,22 @@ def main():
     insns += [""] + gpt
     report = "\n".join(table) + "\n\n" + "\n".join(insns) + "\n"
     print(report)
+    path = os.path.join(ROOT, "README.md")
+    readme = open(path).read()
+    begin, end = "<!-- firmware-report:begin -->", "<!-- firmware-report:end -->"
+    pre, rest = readme.split(begin)
+    committed, post = rest.split(end)
     if write_readme:
-        path = os.path.join(ROOT, "README.md")
-        readme = open(path).read()
-        begin, end = "<!-- firmware-report:begin -->", "<!-- firmware-report:end -->"
-        pre, rest = readme.split(begin)
-        _, post = rest.split(end)
         open(path, "w").write(pre + begin + "\n" + report + end + post)
         print("README.md updated")
+    if check_readme:
+        stale = [(a, b) for a, b in zip(without_times(committed.strip()), without_times(report.strip())) if a != b]
+        if stale or len(committed.strip().splitlines()) != len(report.strip().splitlines()):
+            for a, b in stale:
+                print(f"README.md: {a}\nreport.py: {b}")
+            failures.append("README.md (tables differ from this run; `python3 report.py --readme`)")
+        else:
+            print("README.md tables match this run (times aside)")
     if failures:
         print("FAILED on: " + ", ".join(failures))
         sys.exit(1)

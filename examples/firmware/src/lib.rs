@@ -70,7 +70,7 @@ pub mod stack {
 }
 
 /// Marks the start of a region whose executed instructions the QEMU plugin counts
-/// (`../../shared/tools/qemu-insns`). Kept out of line and distinct so LTO keeps it.
+/// (`tools/qemu-insns`). Kept out of line and distinct so LTO keeps it.
 #[inline(never)]
 #[unsafe(no_mangle)]
 pub extern "C" fn fw_bench_start() {
