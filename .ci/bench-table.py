@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns `cargo bench -- --output-format bencher` output into ratio tables.
 
-Usage: cargo bench --bench matmul -- --output-format bencher | python3 .ci/bench-table.py
+Usage: cargo bench -p edgegrad-bench --bench matmul -- --output-format bencher | python3 .ci/bench-table.py
 Each row is one benchmark input; columns are the implementations' times and the
 ratio of each baseline's time to edgegrad's (above 1 means edgegrad is faster). Groups
 without an "edgegrad" entry (the model benches) get their times and no ratios.

@@ -10,6 +10,12 @@
 //! `--load FILE` reads one instead of training, and `--logits TEXT` prints the logits of
 //! every position of `TEXT`, one line per position, to compare a port with PyTorch.
 
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cli::{Failure, Progress};
 use edgegrad::gpt::{
     Gpt, GptActivations, GptCache, GptDecoder, GptOptState, GptWeights, Optimizer, Sampling,
     TrainConfig,
@@ -25,6 +31,7 @@ usage: cargo run --release --example gpt -- [TEXT_FILE] [options]
   TEXT_FILE        text to train on (default: examples/data/lighthouse.txt)
   --size NAME      tiny, mcu, small or base (default base), see below
   --steps N        training steps of one T-byte sequence each (default 3000)
+  --prompt TEXT    a prompt to continue (repeatable; default \"The keeper\", \"The sea is\")
   --save FILE      write the trained weights as safetensors (GPT-2's names)
   --load FILE      read weights of the chosen size instead of training
   --logits TEXT    print the logits of each position of TEXT (its bytes, at most T),
@@ -39,48 +46,68 @@ sizes (V, T, D, N, F, L): vocabulary (bytes), context, width, heads, MLP width, 
 ";
 
 struct Options {
-    text: Option<String>,
+    text: Option<PathBuf>,
     steps: u32,
-    save: Option<String>,
-    load: Option<String>,
+    prompts: Vec<String>,
+    save: Option<PathBuf>,
+    load: Option<PathBuf>,
     logits: Option<String>,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let mut opts = Options {
-        text: None,
-        steps: 3000,
-        save: None,
-        load: None,
-        logits: None,
-    };
-    let mut size = String::from("base");
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--help" | "-h" => {
-                print!("{HELP}");
-                return Ok(());
+fn main() -> ExitCode {
+    cli::main(|| {
+        let mut opts = Options {
+            text: None,
+            steps: 3000,
+            prompts: Vec::new(),
+            save: None,
+            load: None,
+            logits: None,
+        };
+        let mut size = String::from("base");
+        let mut parser = lexopt::Parser::from_env();
+        while let Some(arg) = parser.next()? {
+            match arg {
+                cli::Long("help") | cli::Short('h') => {
+                    print!("{HELP}");
+                    return Ok(());
+                }
+                cli::Long("size") => size = cli::parse(&mut parser, "--size", "a size name")?,
+                cli::Long("steps") => opts.steps = cli::count(&mut parser, "--steps", 1)?,
+                cli::Long("prompt") => {
+                    opts.prompts
+                        .push(cli::parse(&mut parser, "--prompt", "a text")?)
+                }
+                cli::Long("save") => opts.save = Some(cli::path(&mut parser)?),
+                cli::Long("load") => opts.load = Some(cli::path(&mut parser)?),
+                cli::Long("logits") => {
+                    opts.logits = Some(cli::parse(&mut parser, "--logits", "a text")?)
+                }
+                cli::Value(path) if opts.text.is_none() => opts.text = Some(path.into()),
+                other => return Err(other.unexpected().into()),
             }
-            "--size" => size = value("--size")?,
-            "--steps" => opts.steps = value("--steps")?.parse()?,
-            "--save" => opts.save = Some(value("--save")?),
-            "--load" => opts.load = Some(value("--load")?),
-            "--logits" => opts.logits = Some(value("--logits")?),
-            other if other.starts_with("--") => {
-                return Err(format!("unknown option {other} (see --help)").into());
-            }
-            path => opts.text = Some(path.to_owned()),
         }
-    }
-    match size.as_str() {
-        "tiny" => run::<256, 16, 16, 2, 32, 2>(&opts),
-        "mcu" => run::<256, 64, 32, 4, 64, 2>(&opts),
-        "small" => run::<256, 32, 32, 2, 128, 1>(&opts),
-        "base" => run::<256, 64, 64, 4, 256, 2>(&opts),
-        other => Err(format!("unknown size {other} (see --help)").into()),
-    }
+        if opts.prompts.is_empty() {
+            opts.prompts = vec!["The keeper".into(), "The sea is".into()];
+        }
+        if let Some(path) = &opts.save {
+            cli::writable(path)?;
+        }
+        if opts.load.is_some() && opts.text.is_some() {
+            return Err(Failure::Usage(
+                "--load reads trained weights; a text to train on makes no sense with it".into(),
+            ));
+        }
+        match size.as_str() {
+            "tiny" => run::<256, 16, 16, 2, 32, 2>(&opts),
+            "mcu" => run::<256, 64, 32, 4, 64, 2>(&opts),
+            "small" => run::<256, 32, 32, 2, 128, 1>(&opts),
+            "base" => run::<256, 64, 64, 4, 256, 2>(&opts),
+            other => Err(Failure::Usage(format!(
+                "--size takes tiny, mcu, small or base, not '{other}'"
+            ))),
+        }
+    })
 }
 
 fn run<
@@ -92,7 +119,7 @@ fn run<
     const L: usize,
 >(
     opts: &Options,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> cli::Result {
     type Model<
         const V: usize,
         const T: usize,
@@ -106,6 +133,23 @@ fn run<
     let mut model = Box::new(Model::<V, T, D, N, F, L>::ZERO);
     let mut decoder = Box::new(GptDecoder::<V, T, D, N, F, L>::ZERO);
     let quiet = opts.logits.is_some();
+    for prompt in &opts.prompts {
+        if prompt.is_empty() || prompt.len() >= T {
+            return Err(Failure::Usage(format!(
+                "--prompt takes 1 to {} bytes at this size, not {}",
+                T - 1,
+                prompt.len()
+            )));
+        }
+    }
+    if let Some(text) = &opts.logits
+        && (text.is_empty() || text.len() > T)
+    {
+        return Err(Failure::Usage(format!(
+            "--logits takes 1 to {T} bytes at this size, not {}",
+            text.len()
+        )));
+    }
     if !quiet {
         println!(
             "model (V, T, D, N, F, L) = ({V}, {T}, {D}, {N}, {F}, {L}): {} parameters",
@@ -114,9 +158,11 @@ fn run<
     }
     match &opts.load {
         Some(path) => {
-            model.load_safetensors(&std::fs::read(path)?)?;
+            model
+                .load_safetensors(&cli::read(path)?)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             if !quiet {
-                println!("loaded {path}");
+                println!("loaded {}", path.display());
             }
         }
         None => {
@@ -132,7 +178,7 @@ fn run<
         for i in 0..tokens.len() {
             let row: Vec<String> = acts
                 .logits(i)
-                .unwrap()
+                .ok_or_else(|| format!("no logits at position {i}"))?
                 .iter()
                 .map(|x| format!("{x:?}"))
                 .collect();
@@ -141,7 +187,7 @@ fn run<
         return Ok(());
     }
 
-    for prompt in ["The keeper", "The sea is"] {
+    for prompt in &opts.prompts {
         let prompt_ids: Vec<u16> = prompt.bytes().map(u16::from).collect();
         let mut out = vec![0_u16; T - prompt_ids.len()];
         let sampling = Sampling::TopK {
@@ -160,7 +206,7 @@ fn run<
     let bytes = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..len];
     model.to_safetensors(bytes)?;
     let weights = GptWeights::<V, T, D, N, F, L>::from_safetensors(bytes)?;
-    let prompt = "The keeper";
+    let prompt = &opts.prompts[0];
     let prompt_ids: Vec<u16> = prompt.bytes().map(u16::from).collect();
     let mut out = [0_u16; 40];
     let start = std::time::Instant::now();
@@ -173,8 +219,8 @@ fn run<
         decode(&out[..n])
     );
     if let Some(path) = &opts.save {
-        std::fs::write(path, &*bytes)?;
-        println!("saved {path}");
+        cli::write(path, &*bytes)?;
+        println!("saved {}", path.display());
     }
     Ok(())
 }
@@ -191,16 +237,20 @@ fn train<
     model: &mut Gpt<V, T, D, N, F, L>,
     opts: &Options,
     rng: &mut rand_pcg::Pcg32,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> cli::Result {
     let text = match &opts.text {
-        Some(path) => std::fs::read_to_string(path)?,
+        Some(path) => cli::read_text(path)?,
         None => include_str!("data/lighthouse.txt").to_string(),
     };
     // Collapse line breaks and runs of spaces so the model learns prose, not layout.
     let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let ids: Vec<u16> = text.bytes().map(u16::from).collect();
     if ids.len() <= T {
-        return Err(format!("the text needs more than {T} bytes").into());
+        return Err(format!(
+            "the text has {} bytes (spaces collapsed); it needs more than the context of {T}",
+            ids.len()
+        )
+        .into());
     }
     let mut grads = Box::new(Gpt::<V, T, D, N, F, L>::ZERO);
     let mut cache = Box::new(GptCache::<V, T, D, N, F, L>::ZERO);
@@ -220,23 +270,27 @@ fn train<
     };
     let start = std::time::Instant::now();
     let mut running = None;
+    let progress = Progress::new();
     for step in 1..=opts.steps {
         let at = (rng.next_u32() as usize) % (ids.len() - T);
         let stats = model.train_step(&ids[at..at + T], &mut cache, &mut grads, &mut state, &cfg)?;
         let avg = running.map_or(stats.loss, |r: f32| 0.98 * r + 0.02 * stats.loss);
         running = Some(avg);
-        if step == 1 || step % 250 == 0 {
-            println!(
-                "step {step:5}  loss {avg:.3}  grad norm {:.2}",
-                stats.grad_norm
-            );
+        let line = format!(
+            "step {step:5}  loss {avg:.3}  grad norm {:.2}",
+            stats.grad_norm
+        );
+        if step == 1 || step % 500 == 0 || step == opts.steps {
+            progress.finish(line);
+        } else if step % 10 == 0 {
+            progress.update(line);
         }
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
         "{} steps in {secs:.2} s: {:.0} µs per step, {:.0} tokens/s",
         opts.steps,
-        1e6 * secs / f64::from(opts.steps.max(1)),
+        1e6 * secs / f64::from(opts.steps),
         f64::from(opts.steps) * T as f64 / secs
     );
     Ok(())

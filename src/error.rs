@@ -23,6 +23,7 @@ use crate::params::TensorName;
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// A slice does not have the length its shape requires.
     LengthMismatch {
@@ -107,6 +108,7 @@ pub enum Error {
 /// (offsets relative to the data that follows the header), then the tensors' bytes.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum FormatProblem {
     /// The file is shorter than its 8-byte header length field.
     TooShort {
@@ -493,5 +495,31 @@ pub(crate) fn check_same_shape(
             expected,
             found,
         })
+    }
+}
+
+/// With the `defmt` feature, errors log through `defmt` like through `Debug`: the shape
+/// as its dimensions, a tensor by its dotted name.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Shape {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "[");
+        for (i, d) in self.dims().enumerate() {
+            if i > 0 {
+                defmt::write!(f, ", ");
+            }
+            defmt::write!(f, "{=u32}", d);
+        }
+        if self.rank() > Shape::MAX_RANK {
+            defmt::write!(f, ", …");
+        }
+        defmt::write!(f, "]");
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for crate::params::TensorName {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", defmt::Display2Format(self));
     }
 }

@@ -32,6 +32,16 @@
 //! `ARCHITECTURE.md` in the repository records the contracts and the decisions behind
 //! this layout.
 //!
+//! ## Cargo features
+//!
+//! Everything above the models is always there. The default features add
+//! `safetensors` (weights files and [`include_safetensors!`]; the only feature with
+//! dependencies: serde, serde-json-core, bytemuck) and the model families `word2vec`,
+//! `attention` and `gpt`. `defmt` (off by default) implements `defmt::Format` for
+//! [`Error`]. A firmware that needs only the kernels writes
+//! `edgegrad = { version = "0.1", default-features = false }` and builds with `wide`,
+//! `libm`, `rand_core` and `heapless` alone.
+//!
 //! ## Example: one step of softmax regression
 //!
 //! ```
@@ -59,19 +69,27 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "attention")]
+#[cfg_attr(docsrs, doc(cfg(feature = "attention")))]
 pub mod attention;
 mod error;
+#[cfg(feature = "gpt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpt")))]
 pub mod gpt;
 pub mod kernels;
 pub mod nn;
 pub mod params;
 mod random;
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 pub mod safetensors;
 pub mod sample;
 pub mod simd;
 pub mod tensor;
 pub mod train;
 pub mod vocab;
+#[cfg(feature = "word2vec")]
+#[cfg_attr(docsrs, doc(cfg(feature = "word2vec")))]
 pub mod word2vec;
 
 pub use error::{Error, FormatProblem, Result, Shape};
@@ -81,7 +99,13 @@ pub use error::{Error, FormatProblem, Result, Shape};
 pub use rand_core;
 
 /// The README's code examples, compiled and run as doctests.
-#[cfg(doctest)]
+#[cfg(all(
+    doctest,
+    feature = "safetensors",
+    feature = "attention",
+    feature = "gpt",
+    feature = "word2vec"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 pub use kernels::{MatMut, MatRef};

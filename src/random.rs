@@ -10,6 +10,7 @@ pub(crate) fn uniform01<R: RngCore + ?Sized>(rng: &mut R) -> f32 {
 
 /// A uniform integer in `0..n` (`n ≥ 1`), by Lemire's multiply-shift (bias below 2⁻³²·n).
 #[inline]
+#[cfg_attr(not(feature = "word2vec"), allow(dead_code))]
 pub(crate) fn below<R: RngCore + ?Sized>(rng: &mut R, n: usize) -> usize {
     ((u64::from(rng.next_u32()) * n as u64) >> 32) as usize
 }

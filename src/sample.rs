@@ -137,6 +137,7 @@ pub fn sample<R: RngCore + ?Sized>(
 /// What the generation loop needs of an incremental decoder (a model's KV-cache
 /// state): the decoders of [`crate::attention`] and [`crate::gpt`] share
 /// [`prefill`] and [`generate`] through it.
+#[cfg_attr(not(any(feature = "attention", feature = "gpt")), allow(dead_code))]
 pub(crate) trait Decode<M: Copy> {
     /// Positions the decoder holds (the model's context `T`).
     const CONTEXT: usize;
@@ -153,6 +154,7 @@ pub(crate) trait Decode<M: Copy> {
 }
 
 /// Starts `dec` over with `prompt` (ids already checked by the caller).
+#[cfg_attr(not(any(feature = "attention", feature = "gpt")), allow(dead_code))]
 pub(crate) fn prefill<M: Copy, Dec: Decode<M>>(
     dec: &mut Dec,
     model: M,
@@ -167,6 +169,7 @@ pub(crate) fn prefill<M: Copy, Dec: Decode<M>>(
 
 /// Prefills `prompt`, then samples up to `out.len()` tokens into `out`, feeding each
 /// back in; stops early when the context is used up. Returns how many were written.
+#[cfg_attr(not(any(feature = "attention", feature = "gpt")), allow(dead_code))]
 pub(crate) fn generate<M: Copy, Dec: Decode<M>, R: RngCore + ?Sized>(
     dec: &mut Dec,
     model: M,

@@ -232,7 +232,8 @@ pub trait LanguageModel: ParamsMut {
 /// neither the model nor `grads` nor `state`; one from `apply_gradients` leaves the
 /// model and the state unchanged and `grads` holding this sequence's gradients.
 ///
-/// ```
+#[cfg_attr(feature = "gpt", doc = "```")]
+#[cfg_attr(not(feature = "gpt"), doc = "```ignore")]
 /// use edgegrad::gpt::{Gpt, GptCache};
 /// use edgegrad::train::{self, LanguageModel, OptState, Optimizer, TrainConfig};
 /// use rand_core::SeedableRng;

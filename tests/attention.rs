@@ -1,5 +1,6 @@
 //! The attention language model: forward against an `f64` reference, gradients by
 //! finite differences, causality, KV-cache decoding, training, accumulation, errors.
+#![cfg(feature = "attention")]
 mod common;
 use common::{Rng, attention_ref};
 use edgegrad::Error;

@@ -8,6 +8,7 @@
 //! are finite, sampled tokens are in range; `Err` leaves the model, the gradients (except where a
 //! backward pass documents the part it added), the optimiser state and any loaded-into
 //! model bit for bit as they were; a decoder that failed a step has no logits to sample.
+#![cfg(all(feature = "attention", feature = "gpt", feature = "safetensors"))]
 mod common;
 use common::{Gen, bits, rounds};
 use edgegrad::attention::{AttentionActivations, AttentionCache, AttentionLm, Decoder};

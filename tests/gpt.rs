@@ -1,6 +1,7 @@
 //! The GPT: forward against an `f64` reference, every parameter's gradient by finite
 //! differences, causality, KV-cache decoding, overfitting, errors, and its safetensors
 //! files (round trip, Hugging Face's variants, the same strictness for the rest).
+#![cfg(all(feature = "gpt", feature = "safetensors"))]
 mod common;
 use common::{AlignedBytes, Rng, gpt_ref, safetensors_file};
 use edgegrad::gpt::{

@@ -1,6 +1,7 @@
 //! One test per class of defect the crate's three promises rule out — no panic, no
 //! `Ok` holding a NaN the caller did not pass in, nothing changed by a call that fails —
 //! each on the inputs that used to break it.
+#![cfg(all(feature = "attention", feature = "safetensors"))]
 mod common;
 use common::{all_finite, bits};
 use edgegrad::Error;

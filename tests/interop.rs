@@ -8,6 +8,7 @@
 //! `edgegrad_{lm,gpt}.safetensors` and the values they hold into
 //! `$EDGEGRAD_INTEROP_OUT` (default `target/tmp/interop`), which
 //! `python3 tests/interop.py check DIR` then loads with the `safetensors` package.
+#![cfg(all(feature = "attention", feature = "gpt", feature = "safetensors"))]
 mod common;
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -1,6 +1,12 @@
 //! A counting global allocator proves that no public kernel allocates, that the
 //! models train and generate without allocating, and that safetensors export, import
 //! and in-place inference do not either.
+#![cfg(all(
+    feature = "attention",
+    feature = "gpt",
+    feature = "safetensors",
+    feature = "word2vec"
+))]
 mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

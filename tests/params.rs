@@ -2,6 +2,7 @@
 //! rank 1 to 4) gives names, counts, initialisation, views, and safetensors files of
 //! any number of tensors — read with the same checks and errors as the models' own,
 //! beyond the reader's windows of 32 tensors and 512 duplicate checks too.
+#![cfg(feature = "safetensors")]
 mod common;
 use common::{AlignedBytes, Rng};
 use edgegrad::params::{self, FromTensors, Init, Params, ParamsMut, Ref, Storage, TensorName};

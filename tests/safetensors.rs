@@ -1,6 +1,7 @@
 //! Safetensors export and import: round trips, the exact size constant, weights read in
 //! place, every malformed case with its own error, and random mutations that never
 //! panic and never change the model.
+#![cfg(all(feature = "attention", feature = "safetensors", feature = "word2vec"))]
 mod common;
 use common::{AlignedBytes, Rng};
 use edgegrad::attention::{AttentionCache, AttentionLm, AttentionWeights, Decoder, Sampling};

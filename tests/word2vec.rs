@@ -1,6 +1,7 @@
 //! word2vec: each update is an SGD step on the exact gradient (finite differences),
 //! embeddings of a synthetic corpus cluster by word class, the vocabulary and the text
 //! format behave.
+#![cfg(feature = "word2vec")]
 mod common;
 use common::Rng;
 use edgegrad::Error;

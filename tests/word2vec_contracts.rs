@@ -2,6 +2,7 @@
 //! NaN or infinity in an `Ok` result that the caller did not pass in, and an `Err` that
 //! leaves every output and model bit-identical. One regression test per defect found,
 //! then property tests over random and adversarial inputs.
+#![cfg(feature = "word2vec")]
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;

@@ -103,6 +103,52 @@ def instruction_counts(target):
     return rows
 
 
+SIZES_DIR = os.path.join(HERE, "..", "firmware-sizes")
+# Rows of the flash-by-feature table: each adds one cargo feature of firmware-sizes.
+SIZE_ROWS = [
+    ("", "kernels: matmul, matmul_tn, cross_entropy_batch, softmax, sgd"),
+    ("adam", "+ Adam"),
+    ("word2vec", "+ word2vec training (skip-gram, negative sampling)"),
+    ("attention", "+ attention LM training (train_step, Adam, clipping)"),
+    ("safetensors", "+ safetensors: export, then read and check in place"),
+    ("inference", "+ generation from the weights in place (KV cache)"),
+]
+SIZE_TARGETS = [("thumbv6m-none-eabi", "Cortex-M0"), ("thumbv7em-none-eabihf", "Cortex-M4F")]
+
+
+def feature_sizes(failures):
+    """Builds and runs ../firmware-sizes once per row and target; the flash table."""
+    cells = {}
+    for target, _ in SIZE_TARGETS:
+        for feature, label in SIZE_ROWS:
+            cmd = ["cargo", "build", "--release", "--target", target] + (["--features", feature] if feature else [])
+            proc = subprocess.run(cmd, cwd=SIZES_DIR, text=True, capture_output=True)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout + proc.stderr)
+                sys.exit(f"report.py: `{' '.join(cmd)}` in examples/firmware-sizes failed")
+            elf = os.path.join(SIZES_DIR, "target", target, "release", "edgegrad-firmware-sizes")
+            flash, ram = sizes(elf)
+            rc = subprocess.run(runner(target) + [elf], cwd=SIZES_DIR, capture_output=True).returncode
+            if rc != 0:
+                failures.append(f"firmware-sizes {feature or 'kernels'} on {target} (exit {rc})")
+            cells[(target, feature)] = (flash, ram)
+    head = "| image (each row adds to the one before) | " + " | ".join(f"{n} flash | {n} RAM" for _, n in SIZE_TARGETS) + " |"
+    table = [head, "|---" * (1 + 2 * len(SIZE_TARGETS)) + "|"]
+    for feature, label in SIZE_ROWS:
+        row = [f"{cells[(t, feature)][0]:,} B | {cells[(t, feature)][1]:,} B" for t, _ in SIZE_TARGETS]
+        feat = f" (`{feature}`)" if feature else ""
+        table.append(f"| {label}{feat} | " + " | ".join(row) + " |")
+    return "\n".join(table) + "\n"
+
+
+def replace_block(text, name, block):
+    """`text` with the block between `<!-- name:begin -->` and `<!-- name:end -->` replaced, and the old block."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    pre, rest = text.split(begin)
+    old, post = rest.split(end)
+    return pre + begin + "\n" + block + end + post, old
+
+
 def without_times(table):
     """The table's lines with the run-time column (the one thing QEMU does not repeat) blanked."""
     return [re.sub(r"\| [0-9.]+ s \|$", "| |", line) for line in table.splitlines()]
@@ -148,17 +194,23 @@ def main():
     insns += [""] + gpt
     report = "\n".join(table) + "\n\n" + "\n".join(insns) + "\n"
     print(report)
+    sizes_table = feature_sizes(failures)
+    print(sizes_table)
     path = os.path.join(ROOT, "README.md")
     readme = open(path).read()
-    begin, end = "<!-- firmware-report:begin -->", "<!-- firmware-report:end -->"
-    pre, rest = readme.split(begin)
-    committed, post = rest.split(end)
+    updated, committed = replace_block(readme, "firmware-report", report)
+    updated, committed_sizes = replace_block(updated, "firmware-sizes", sizes_table)
     if write_readme:
-        open(path, "w").write(pre + begin + "\n" + report + end + post)
+        open(path, "w").write(updated)
         print("README.md updated")
     if check_readme:
-        stale = [(a, b) for a, b in zip(without_times(committed.strip()), without_times(report.strip())) if a != b]
-        if stale or len(committed.strip().splitlines()) != len(report.strip().splitlines()):
+        stale = []
+        for old, new in ((committed, report), (committed_sizes, sizes_table)):
+            a, b = without_times(old.strip()), without_times(new.strip())
+            stale += [(x, y) for x, y in zip(a, b) if x != y]
+            if len(a) != len(b):
+                stale.append((f"{len(a)} lines", f"{len(b)} lines"))
+        if stale:
             for a, b in stale:
                 print(f"README.md: {a}\nreport.py: {b}")
             failures.append("README.md (tables differ from this run; `python3 report.py --readme`)")

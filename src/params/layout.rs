@@ -384,7 +384,8 @@ pub(crate) const fn digits(mut n: u64) -> usize {
 ///
 /// It compares equal to another name or to a string with the same text.
 ///
-/// ```
+#[cfg_attr(feature = "attention", doc = "```")]
+#[cfg_attr(not(feature = "attention"), doc = "```ignore")]
 /// use edgegrad::attention::AttentionLm;
 /// let name = AttentionLm::<8, 4, 4, 2>::tensor_name(2).unwrap();
 /// assert_eq!(name, "w_q");
@@ -444,6 +445,7 @@ impl Write for Matcher<'_> {
 }
 
 /// A `fmt::Write` into a byte slice that fails when the slice is full.
+#[cfg_attr(not(feature = "safetensors"), allow(dead_code))]
 pub(crate) struct ByteWriter<'a> {
     pub buf: &'a mut [u8],
     pub pos: usize,

@@ -60,6 +60,7 @@ pub use layout::{Entry, Init, Node, Spec, TensorName};
 pub use storage::{Owned, Ref, Storage, StorageMut};
 pub use tensor::Tensor;
 
+#[cfg(feature = "safetensors")]
 pub(crate) use layout::{ByteWriter, digits};
 
 /// A parameter struct: its declaration, and each of its tensors by index (declaration
@@ -240,6 +241,7 @@ pub fn accumulate<P: ParamsMut>(acc: &mut P, g: &P) {
 /// [`Error::NonFinite`](crate::Error::NonFinite) (`index`: the first such tensor) if a
 /// tensor holds a NaN or an infinity: what a backward pass checks of the gradients it
 /// added.
+#[cfg_attr(not(any(feature = "attention", feature = "gpt")), allow(dead_code))]
 pub(crate) fn check_finite<P: Params + ?Sized>(what: &'static str, p: &P) -> crate::Result<()> {
     match (0..P::TENSORS).position(|i| kernels::check_finite(what, p.tensor(i)).is_err()) {
         None => Ok(()),

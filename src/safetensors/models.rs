@@ -2,13 +2,23 @@
 //! [`import`](super::import) and [`view`](super::view) under the names the models have
 //! always had.
 
+// Some imports serve only the models whose features are on.
+#![cfg_attr(
+    not(all(feature = "attention", feature = "gpt", feature = "word2vec")),
+    allow(unused_imports)
+)]
+
 use super::{Aliases, Buffers, Model, Tied, export, file_len, import, view};
+#[cfg(feature = "attention")]
 use crate::attention::{AttentionLm, AttentionWeights};
 use crate::error::Result;
+#[cfg(feature = "gpt")]
 use crate::gpt::{Gpt, GptWeights};
 use crate::params::Storage;
+#[cfg(feature = "word2vec")]
 use crate::word2vec::Word2Vec;
 
+#[cfg(feature = "attention")]
 impl<const V: usize, const T: usize, const D: usize, const DK: usize, S: Storage> Model
     for AttentionLm<V, T, D, DK, S>
 {
@@ -17,6 +27,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize, S: Storage
         &[("vocab", V), ("context", T), ("d_model", D), ("d_head", DK)];
 }
 
+#[cfg(feature = "attention")]
 impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionLm<V, T, D, DK> {
     /// Exact size in bytes of the safetensors file
     /// [`to_safetensors`](Self::to_safetensors) writes: the 8-byte length, the header
@@ -72,6 +83,7 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize> AttentionL
     }
 }
 
+#[cfg(feature = "attention")]
 impl<'a, const V: usize, const T: usize, const D: usize, const DK: usize>
     AttentionWeights<'a, V, T, D, DK>
 {
@@ -114,11 +126,13 @@ impl<'a, const V: usize, const T: usize, const D: usize, const DK: usize>
     }
 }
 
+#[cfg(feature = "word2vec")]
 impl<const V: usize, const D: usize, S: Storage> Model for Word2Vec<V, D, S> {
     const KIND: &'static str = "edgegrad.word2vec";
     const SIZES: &'static [(&'static str, usize)] = &[("vocab", V), ("dim", D)];
 }
 
+#[cfg(feature = "word2vec")]
 impl<const V: usize, const D: usize> Word2Vec<V, D> {
     /// Exact size in bytes of the safetensors file
     /// [`to_safetensors`](Self::to_safetensors) writes.
@@ -153,6 +167,7 @@ impl<const V: usize, const D: usize> Word2Vec<V, D> {
     }
 }
 
+#[cfg(feature = "gpt")]
 impl<
     const V: usize,
     const T: usize,
@@ -189,6 +204,7 @@ impl<
     };
 }
 
+#[cfg(feature = "gpt")]
 impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: usize, const L: usize>
     Gpt<V, T, D, N, F, L>
 {
@@ -234,6 +250,7 @@ impl<const V: usize, const T: usize, const D: usize, const N: usize, const F: us
     }
 }
 
+#[cfg(feature = "gpt")]
 impl<
     'a,
     const V: usize,

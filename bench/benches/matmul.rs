@@ -1,7 +1,7 @@
 //! Matrix products NN (`A·B`), NT (`A·Bᵀ`) and TN (`Aᵀ·B`) on row-major data, against
 //! `matrixmultiply::sgemm`, `nalgebra` and a plain i-k-j loop.
 //!
-//! Run: `cargo bench --bench matmul`. Throughput is reported in elements of `C` per
+//! Run: `cargo bench -p edgegrad-bench --bench matmul`. Throughput is reported in elements of `C` per
 //! second; GFLOP/s = 2·k · elements/s. nalgebra is column-major: a row-major product is
 //! computed on the same buffers as the transposed product (NN as `Bᵀ·Aᵀ` with
 //! `gemm`, NT as `gemm_tr`); it has no kernel for the row-major TN layout without a

@@ -6,7 +6,7 @@
 //! in place (validate only), in bytes per second of file, and one generation step on
 //! weights read in place, which should cost what a step on the owned model costs.
 //!
-//! Run: `cargo bench --bench attention`. Throughput is in tokens per second (the
+//! Run: `cargo bench -p edgegrad-bench --bench attention`. Throughput is in tokens per second (the
 //! sequence's `T` tokens for forward and training, one token per generation step).
 use std::hint::black_box;
 

@@ -4,7 +4,7 @@
 //! (256, 64, 64, 4, 256, 2), the sizes at which llm.c's CPU trainer (`train_gpt2.c`,
 //! one thread, `-Ofast -march=native`) was measured for comparison.
 //!
-//! Run: `cargo bench --bench gpt`. Throughput is in tokens per second (the sequence's
+//! Run: `cargo bench -p edgegrad-bench --bench gpt`. Throughput is in tokens per second (the sequence's
 //! `T` tokens for forward and training, one token per generation step).
 use std::hint::black_box;
 

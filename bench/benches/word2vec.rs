@@ -5,7 +5,7 @@
 //! Throughput counts effective words — words left after sub-sampling, the figure gensim
 //! reports — measured on the same sentences before timing.
 //!
-//! Run: `cargo bench --bench word2vec`.
+//! Run: `cargo bench -p edgegrad-bench --bench word2vec`.
 
 mod common;
 
@@ -14,7 +14,7 @@ use edgegrad::vocab::{Vocab, VocabBuilder};
 use edgegrad::word2vec::{Architecture, Objective, Word2Vec, Word2VecConfig, Word2VecTrainer};
 use rand_core::SeedableRng;
 
-const TEXT: &str = include_str!("../examples/data/kjv-excerpt.txt");
+const TEXT: &str = include_str!("../../examples/data/kjv-excerpt.txt");
 fn sentences<const V: usize>(chunk: usize) -> (Box<Vocab<V, 24>>, Vec<Vec<u16>>) {
     let mut builder = Box::new(VocabBuilder::<16384, 24>::new());
     builder.add_text(TEXT).unwrap();

@@ -1,7 +1,7 @@
 //! Softmax family, cross-entropy and the bare `exp`, against plain scalar versions
 //! that call `libm::expf` per element (and, for `exp`, against `wide`'s own `exp`).
 //!
-//! Run: `cargo bench --bench softmax`. Throughput is reported in elements per second.
+//! Run: `cargo bench -p edgegrad-bench --bench softmax`. Throughput is reported in elements per second.
 use std::hint::black_box;
 
 mod common;
