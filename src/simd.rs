@@ -249,6 +249,10 @@ pub fn reduce<const N: usize, A: Copy>(
     step: impl Fn(A, [Vector; N]) -> A,
     merge: impl Fn(A, A) -> A,
 ) -> A {
+    if cfg!(edgegrad_size) {
+        // Built for size: one accumulator, no unrolling (`init` is neutral for `merge`).
+        return fold(inputs, pad, init, step);
+    }
     let len = inputs.iter().map(|s| s.len()).min().unwrap_or(0);
     let inputs = inputs.map(|s| &s[..len]);
     let blocks = inputs.map(|s| s.as_chunks::<UNROLL>().0);
@@ -334,16 +338,23 @@ pub fn update_reduce<const N: usize>(
         store(y, o);
         y
     };
-    let mut pairs = io_chunks.chunks_exact_mut(2);
-    let mut c = 0;
-    for pair in &mut pairs {
-        let (first, second) = pair.split_at_mut(1);
-        acc0 = fold(acc0, step(c, &mut first[0]));
-        acc1 = fold(acc1, step(c + 1, &mut second[0]));
-        c += 2;
-    }
-    if let [last] = pairs.into_remainder() {
-        acc0 = fold(acc0, step(c, last));
+    if cfg!(edgegrad_size) {
+        // Built for size: one vector at a time.
+        for (c, o) in io_chunks.iter_mut().enumerate() {
+            acc0 = fold(acc0, step(c, o));
+        }
+    } else {
+        let mut pairs = io_chunks.chunks_exact_mut(2);
+        let mut c = 0;
+        for pair in &mut pairs {
+            let (first, second) = pair.split_at_mut(1);
+            acc0 = fold(acc0, step(c, &mut first[0]));
+            acc1 = fold(acc1, step(c + 1, &mut second[0]));
+            c += 2;
+        }
+        if let [last] = pairs.into_remainder() {
+            acc0 = fold(acc0, step(c, last));
+        }
     }
     if !io_tail.is_empty() {
         let start = len - io_tail.len();
@@ -433,10 +444,15 @@ fn exp_reduce(x: Vector) -> (Vector, Vector) {
 /// assert!((y - core::f32::consts::E).abs() <= f32::EPSILON * 3.0);
 /// assert_eq!(exp(splat(f32::NEG_INFINITY)).to_array()[0], 0.0);
 /// ```
-#[inline(always)]
+// Out of line when built for size: one copy for every caller.
+#[cfg_attr(not(edgegrad_size), inline(always))]
+#[cfg_attr(edgegrad_size, inline(never))]
 #[must_use]
 pub fn exp(x: Vector) -> Vector {
-    if !x.abs().simd_lt(splat(FAST_LIMIT)).all() {
+    // Built for size: the slow path alone, which gives the same results everywhere
+    // (scaling by two exact powers of two equals adding n to the exponent when the
+    // result is normal).
+    if cfg!(edgegrad_size) || !x.abs().simd_lt(splat(FAST_LIMIT)).all() {
         return exp_edge(x);
     }
     let (t, r) = exp_reduce(x);

@@ -430,7 +430,12 @@ fn broadcast_product(
             let width = NR.min(n - j0);
             let mut i0 = 0;
             while i0 < m {
-                let rows = tile_extent(m - i0, MR);
+                // Built for size: one tile height, whose unused rows are not stored.
+                let rows = if cfg!(edgegrad_size) {
+                    MR.min(m - i0)
+                } else {
+                    tile_extent(m - i0, MR)
+                };
                 let rows = if rows == MR && COLUMN_CALLS {
                     (m - i0) / MR * MR
                 } else {
@@ -445,7 +450,7 @@ fn broadcast_product(
                     width,
                     beta,
                 };
-                if rows >= MR {
+                if rows >= MR || cfg!(edgegrad_size) {
                     columns::<MR>(&tile, lhs, rhs, &mut out);
                 } else if rows == 4 {
                     columns::<4>(&tile, lhs, rhs, &mut out);
@@ -486,7 +491,7 @@ struct Out<'a> {
 /// vector, or one partial vector (a wider remainder is split into the last two).
 #[inline(always)]
 fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'_>) {
-    if t.width == NR {
+    if t.width == NR && !cfg!(edgegrad_size) {
         broadcast_tile::<R, 2, true>(t, lhs, rhs, out);
         return;
     }
@@ -498,7 +503,8 @@ fn columns<const R: usize>(t: &Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'
             width: LANES.min(end - j0),
             ..*t
         };
-        if sub.width == LANES {
+        // Built for size: the one-vector tile that also takes narrow widths serves all.
+        if sub.width == LANES && !cfg!(edgegrad_size) {
             broadcast_tile::<R, 1, true>(&sub, lhs, rhs, out);
         } else {
             broadcast_tile::<R, 1, false>(&sub, lhs, rhs, out);
@@ -543,6 +549,23 @@ impl Tile {
         rhs: Rhs<'_>,
         out: &mut Out<'_>,
     ) {
+        if cfg!(edgegrad_size) {
+            // Built for size: both layouts through one strided loop, and the rows past
+            // the tile's last (a remainder computed at the full height) repeat it.
+            let (a, at, row_step, p_step) = match lhs {
+                Lhs::Rows { a, ld } => (a, self.i0 * ld + self.k0, ld, 1),
+                Lhs::Cols { a, ld } => (a, self.k0 * ld + self.i0, 1, ld),
+            };
+            let rows = R.min(self.i_end.saturating_sub(self.i0));
+            let acc = accumulate::<R, V, FULL>(self, rhs, |p| {
+                core::array::from_fn(|r| {
+                    let i = at + r.min(rows.saturating_sub(1)) * row_step + p * p_step;
+                    a.get(i).copied().unwrap_or(0.0)
+                })
+            });
+            out.store(self, &acc[..rows]);
+            return;
+        }
         let acc = match lhs {
             Lhs::Rows { a, ld } => {
                 let arows: [&[f32]; R] = core::array::from_fn(|r| {
@@ -633,7 +656,7 @@ impl Out<'_> {
     /// Writes `α·acc + β·C` for a tile whose top-left output is `(i0, j0)` and whose
     /// columns `j0 .. j0 + width` are valid.
     #[inline(always)]
-    fn store<const R: usize, const V: usize>(&mut self, t: &Tile, acc: &[[Vector; V]; R]) {
+    fn store<const V: usize>(&mut self, t: &Tile, acc: &[[Vector; V]]) {
         let (alpha, beta) = (splat(self.alpha), t.beta);
         if !self.transposed {
             for (r, accr) in acc.iter().enumerate() {

@@ -34,6 +34,15 @@ pub(crate) fn checked_max(what: &'static str, x: &[f32]) -> Result<f32> {
 /// returns `Σ eˣ⁻ᵐ`; `m` must be the finite maximum, so the sum is at least 1.
 pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
     let mv = splat(m);
+    if cfg!(edgegrad_size) {
+        // Built for size: one traversal (in place), after a copy.
+        if let Some(x) = x {
+            let n = io.len().min(x.len());
+            io[..n].copy_from_slice(&x[..n]);
+        }
+        let acc = simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b);
+        return simd::hsum(acc);
+    }
     let acc = match x {
         Some(x) => simd::update_reduce(io, [x], 0.0, |_, [v]| simd::exp(v - mv), |a, b| a + b),
         None => simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b),
