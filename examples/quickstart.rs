@@ -14,6 +14,10 @@
 //!
 //! Run: `cargo run --release --example quickstart`
 
+mod cli;
+
+use std::process::ExitCode;
+
 use edgegrad::kernels::{self, Accum, Adam};
 use edgegrad::{MatMut, MatRef};
 
@@ -75,7 +79,27 @@ fn forward(x: &[f32], w: &[f32], b: &[f32], logits: &mut [f32]) -> edgegrad::Res
     kernels::add_bias(MatMut::new(logits, N, CLASSES)?, b)
 }
 
-fn main() -> edgegrad::Result<()> {
+const HELP: &str = "\
+Softmax regression on three classes of points, trained with edgegrad's kernels alone.
+
+usage: cargo run --release --example quickstart [-- --help]
+";
+
+fn main() -> ExitCode {
+    cli::main(|| {
+        let mut parser = lexopt::Parser::from_env();
+        if let Some(arg) = parser.next()? {
+            if matches!(arg, cli::Long("help") | cli::Short('h')) {
+                print!("{HELP}");
+                return Ok(());
+            }
+            return Err(arg.unexpected().into());
+        }
+        Ok(run()?)
+    })
+}
+
+fn run() -> edgegrad::Result<()> {
     let mut rng = Rng(2024);
     let (mut x, mut y) = ([0.0_f32; N * FEATURES], [0_u16; N]);
     let (mut x_test, mut y_test) = ([0.0_f32; N * FEATURES], [0_u16; N]);

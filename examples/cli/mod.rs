@@ -1,6 +1,8 @@
 //! What the examples share: argument parsing with `lexopt`, errors that name the file
 //! and the problem (one line on stderr, exit code 1, or 2 for a usage error), and
 //! progress that updates one line on a terminal and degrades to whole lines in a pipe.
+//! Each example uses the part it needs.
+#![allow(dead_code)]
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
