@@ -237,10 +237,13 @@ fn encode_prompt(prompt: &str, charset: &CharVocab<V>) -> Result<Vec<u16>, Failu
         )));
     }
     let own = &charset.chars()[..charset.len() - 1];
-    let unknown: String = prompt
+    let mut unknown: Vec<char> = prompt
         .chars()
         .filter(|c| *c != '?' && !own.contains(c))
         .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    let unknown: String = unknown.into_iter().collect();
     if !unknown.is_empty() {
         eprintln!(
             "warning: the prompt's characters {unknown:?} are not in the vocabulary; read as '?'"

@@ -39,7 +39,20 @@ impl From<String> for Failure {
 pub type Result<T = ()> = std::result::Result<T, Failure>;
 
 /// Runs an example's body: `error: …` on stderr and a non-zero exit code on failure.
+/// When the reader of its output goes away (`| head`), it stops quietly with the exit
+/// code of a Unix tool killed by SIGPIPE (141) instead of panicking in `println!`.
 pub fn main(run: impl FnOnce() -> Result) -> ExitCode {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info)
+    }));
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
