@@ -20,10 +20,15 @@
 //!
 //! The module also holds the vectorised [`exp`], the throughput limit of every softmax.
 
-#[cfg(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
-    not(edgegrad_narrow_lanes)
-))]
+#[cfg(edgegrad_lanes = "16")]
+mod lanes {
+    pub type Vector = wide::f32x16;
+    pub type IntVector = wide::i32x16;
+    pub const LANES: usize = 16;
+    pub const TILE_ROWS: usize = 8;
+    pub const DOT_TILE: (usize, usize) = (4, 4);
+}
+#[cfg(edgegrad_lanes = "8")]
 mod lanes {
     pub type Vector = wide::f32x8;
     pub type IntVector = wide::i32x8;
@@ -31,10 +36,7 @@ mod lanes {
     pub const TILE_ROWS: usize = 6;
     pub const DOT_TILE: (usize, usize) = (4, 4);
 }
-#[cfg(not(all(
-    any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"),
-    not(edgegrad_narrow_lanes)
-)))]
+#[cfg(not(any(edgegrad_lanes = "8", edgegrad_lanes = "16")))]
 mod lanes {
     pub type Vector = wide::f32x4;
     pub type IntVector = wide::i32x4;
@@ -101,16 +103,36 @@ pub fn store(v: Vector, chunk: &mut [f32; LANES]) {
 #[must_use]
 pub fn load_partial(s: &[f32], pad: f32) -> Vector {
     let mut a = [pad; LANES];
-    let n = s.len().min(LANES);
-    a[..n].copy_from_slice(&s[..n]);
+    copy_prefix(&mut a, s);
     Vector::new(a)
+}
+
+/// Copies `min(dst.len(), src.len(), LANES)` values from the front of `src` to the
+/// front of `dst` in power-of-two pieces of fixed length: a copy of variable length
+/// is a call to `memcpy`, which measured most of the time of an `8 × 8` product with
+/// sixteen lanes (every row of it a partial vector).
+#[inline(always)]
+fn copy_prefix(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len().min(src.len()).min(LANES);
+    if n == LANES {
+        dst[..LANES].copy_from_slice(&src[..LANES]);
+        return;
+    }
+    let mut at = 0;
+    let mut piece = LANES / 2;
+    while piece > 0 {
+        if n - at >= piece {
+            dst[at..at + piece].copy_from_slice(&src[at..at + piece]);
+            at += piece;
+        }
+        piece /= 2;
+    }
 }
 
 /// Stores the first `min(s.len(), LANES)` lanes of `v` into `s`.
 #[inline(always)]
 pub fn store_partial(v: Vector, s: &mut [f32]) {
-    let n = s.len().min(LANES);
-    s[..n].copy_from_slice(&v.to_array()[..n]);
+    copy_prefix(s, &v.to_array());
 }
 
 /// Horizontal sum `Σᵢ vᵢ`, added in a fixed pairwise order so that results are
@@ -142,24 +164,127 @@ pub fn hmax(v: Vector) -> f32 {
     v.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max)
 }
 
-/// Sums [`LANES`] vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`.
+/// Sums [`LANES`] vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`,
+/// added in the same order.
 ///
-/// One transpose plus `LANES − 1` vector adds (about four instructions per sum with
-/// eight lanes, instead of a dozen for separate [`hsum`]s); the matmul dot-product
-/// tiles use it.
+/// The matmul dot-product tiles end with it. With AVX-512 it is a butterfly: each stage
+/// adds the two halves of every block of lanes of two vectors at once
+/// (`[a_lo, b_lo] + [a_hi, b_hi]`, two two-source permutes and an add), so sixteen
+/// sums take 45 instructions. Elsewhere it is a transpose (`wide`'s, which is a few
+/// shuffles for eight and four lanes) and `LANES − 1` vector adds; sixteen lanes without
+/// AVX-512 first add each vector's halves, then transpose as eight.
 #[inline(always)]
 #[must_use]
 pub fn hsum_lanes(vs: [Vector; LANES]) -> Vector {
-    let mut t = Vector::transpose(vs);
-    let mut n = LANES;
-    while n > 1 {
-        n /= 2;
-        for i in 0..n {
-            let upper = t[i + n];
-            t[i] += upper;
-        }
+    #[cfg(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    ))]
+    {
+        avx512::hsum_lanes(vs)
     }
-    t[0]
+    #[cfg(all(
+        edgegrad_lanes = "16",
+        not(all(target_arch = "x86_64", target_feature = "avx512f"))
+    ))]
+    {
+        let halves = vs.map(|v| {
+            let a = v.to_array();
+            wide::f32x8::new(core::array::from_fn(|i| a[i]))
+                + wide::f32x8::new(core::array::from_fn(|i| a[i + 8]))
+        });
+        let sum8 = |at: usize| {
+            let mut t = wide::f32x8::transpose(core::array::from_fn(|i| halves[at + i]));
+            for n in [4, 2, 1] {
+                for i in 0..n {
+                    let upper = t[i + n];
+                    t[i] += upper;
+                }
+            }
+            t[0].to_array()
+        };
+        let (lo, hi) = (sum8(0), sum8(8));
+        Vector::new(core::array::from_fn(
+            |i| if i < 8 { lo[i] } else { hi[i - 8] },
+        ))
+    }
+    #[cfg(not(edgegrad_lanes = "16"))]
+    {
+        let mut t = Vector::transpose(vs);
+        let mut n = LANES;
+        while n > 1 {
+            n /= 2;
+            for i in 0..n {
+                let upper = t[i + n];
+                t[i] += upper;
+            }
+        }
+        t[0]
+    }
+}
+
+/// The AVX-512 butterfly of [`hsum_lanes`].
+#[cfg(all(
+    edgegrad_lanes = "16",
+    target_arch = "x86_64",
+    target_feature = "avx512f"
+))]
+mod avx512 {
+    use super::{LANES, Vector};
+    use safe_arch::{
+        cast_to_m512_from_m512i, cast_to_m512i_from_m512, m512, m512i, shuffle_abv_i32_all_m512i,
+    };
+
+    /// Indices into `a ‖ b` (`b` from 16) of the lower (`upper = 0`) or upper
+    /// (`upper = half`) halves of each block of `2·half` lanes: a block's first `half`
+    /// lanes from `a`, the next from `b`.
+    const fn index(half: usize, upper: usize) -> [i32; LANES] {
+        let mut idx = [0; LANES];
+        let mut l = 0;
+        while l < LANES {
+            let block = l / (2 * half) * (2 * half);
+            let within = l % (2 * half);
+            let source = if within < half { 0 } else { LANES };
+            idx[l] = (source + block + within % half + upper) as i32;
+            l += 1;
+        }
+        idx
+    }
+
+    const INDEX: [[[i32; LANES]; 2]; 4] = [
+        [index(8, 0), index(8, 8)],
+        [index(4, 0), index(4, 4)],
+        [index(2, 0), index(2, 2)],
+        [index(1, 0), index(1, 1)],
+    ];
+
+    #[inline(always)]
+    fn bits(v: Vector) -> m512i {
+        cast_to_m512i_from_m512(wide::bytemuck::cast::<Vector, m512>(v))
+    }
+
+    #[inline(always)]
+    fn float(v: m512i) -> Vector {
+        wide::bytemuck::cast::<m512, Vector>(cast_to_m512_from_m512i(v))
+    }
+
+    #[inline(always)]
+    pub(super) fn hsum_lanes(vs: [Vector; LANES]) -> Vector {
+        // Taken in bit-reversed order, the sums come out in natural order.
+        let mut cur: [Vector; LANES] = core::array::from_fn(|i| vs[i.reverse_bits() >> 60]);
+        let mut count = LANES;
+        for [lo, hi] in INDEX {
+            let (lo, hi) = (m512i::from(lo), m512i::from(hi));
+            for q in 0..count / 2 {
+                let (a, b) = (bits(cur[2 * q]), bits(cur[2 * q + 1]));
+                cur[q] = float(shuffle_abv_i32_all_m512i(a, lo, b))
+                    + float(shuffle_abv_i32_all_m512i(a, hi, b));
+            }
+            count /= 2;
+        }
+        cur[0]
+    }
 }
 
 /// Lane-wise square root.

@@ -51,6 +51,14 @@ pub const KC: usize = 256;
 /// (1.5 % of a training step's instructions); with the two-row tiles of
 /// microcontrollers, the loop's live values measured more stack and instructions.
 const COLUMN_CALLS: bool = MR >= 4;
+/// Whether `A·Bᵀ` copies `B` transposed into panels for the broadcast micro-kernel
+/// (on hosts, where the dot-product tiles spend most of their time in horizontal sums
+/// and a panel on the stack costs nothing that matters), or keeps the dot-product
+/// tiles and no buffer (microcontrollers, and builds for size).
+const PACK_NT: bool = LANES >= 8 && !cfg!(edgegrad_size);
+/// Block of the shared dimension per packed panel of `A·Bᵀ`: the panel is
+/// `KP × NR` values on the stack (16 KiB with sixteen lanes).
+const KP: usize = 128;
 /// Rows of `A` per dot-product tile of [`matmul_nt`].
 const DR: usize = simd::DOT_TILE.0;
 /// Rows of `B` (columns of `C`) per dot-product tile of [`matmul_nt`].
@@ -142,6 +150,22 @@ pub fn gemm(
     // Three calls with their operands spelled out, not one call on operands chosen by
     // the match: the single call measured 176 bytes more peak stack on the Cortex-M4F.
     match (ta, tb) {
+        (Trans::N, Trans::N) if PACK_NT && m >= 2 * MR => packed_product(
+            (m, n, k),
+            alpha,
+            Lhs::Rows { a, ld: lda },
+            Pack::Rows(Operand { x: b, ld: ldb }),
+            beta,
+            (&mut *c, ldc),
+        ),
+        (Trans::T, Trans::N) if PACK_NT && m >= 2 * MR => packed_product(
+            (m, n, k),
+            alpha,
+            Lhs::Cols { a, ld: lda },
+            Pack::Rows(Operand { x: b, ld: ldb }),
+            beta,
+            (&mut *c, ldc),
+        ),
         (Trans::N, Trans::N) => broadcast_product(
             (m, n, k),
             alpha,
@@ -169,6 +193,14 @@ pub fn gemm(
             beta,
             (&mut *c, ldc),
             true,
+        ),
+        (Trans::N, Trans::T) if PACK_NT && m >= MR => packed_product(
+            (m, n, k),
+            alpha,
+            Lhs::Rows { a, ld: lda },
+            Pack::Transposed(Operand { x: b, ld: ldb }),
+            beta,
+            (&mut *c, ldc),
         ),
         (Trans::N, Trans::T) => dot_product(
             (m, n, k),
@@ -393,6 +425,9 @@ struct Rhs<'a> {
     /// Whether every row is a whole `ld` long (always for a contiguous operand; a
     /// strided view ends with its last element, so its last row is shorter).
     whole: bool,
+    /// The `(p, j)` position of `b[0]` in `R`: `(0, 0)`, except for a packed panel,
+    /// which holds one block of `R`.
+    origin: (usize, usize),
 }
 
 impl<'a> Rhs<'a> {
@@ -402,6 +437,7 @@ impl<'a> Rhs<'a> {
             b,
             ld,
             whole: b.len() >= rows * ld,
+            origin: (0, 0),
         }
     }
 }
@@ -428,39 +464,166 @@ fn broadcast_product(
         let beta = if k0 == 0 { beta } else { 1.0 };
         for j0 in (0..n).step_by(NR) {
             let width = NR.min(n - j0);
-            let mut i0 = 0;
-            while i0 < m {
-                // Built for size: one tile height, whose unused rows are not stored.
-                let rows = if cfg!(edgegrad_size) {
-                    MR.min(m - i0)
-                } else {
-                    tile_extent(m - i0, MR)
-                };
-                let rows = if rows == MR && COLUMN_CALLS {
-                    (m - i0) / MR * MR
-                } else {
-                    rows
-                };
-                let tile = Tile {
-                    i0,
-                    i_end: i0 + rows,
-                    j0,
-                    k0,
-                    kc,
-                    width,
-                    beta,
-                };
-                if rows >= MR || cfg!(edgegrad_size) {
-                    columns::<MR>(&tile, lhs, rhs, &mut out);
-                } else if rows == 4 {
-                    columns::<4>(&tile, lhs, rhs, &mut out);
-                } else if rows == 2 {
-                    columns::<2>(&tile, lhs, rhs, &mut out);
-                } else {
-                    columns::<1>(&tile, lhs, rhs, &mut out);
-                }
-                i0 += rows;
+            let tile = Tile {
+                i0: 0,
+                i_end: 0,
+                j0,
+                k0,
+                kc,
+                width,
+                beta,
+            };
+            row_tiles(m, tile, lhs, rhs, &mut out);
+        }
+    }
+}
+
+/// The micro-kernel over all `m` rows of one column block and one block of the shared
+/// dimension (`tile` gives its columns, block and `β`): full tiles of [`MR`] rows, then
+/// the remainder in the smaller instantiations.
+#[inline(always)]
+fn row_tiles(m: usize, tile: Tile, lhs: Lhs<'_>, rhs: Rhs<'_>, out: &mut Out<'_>) {
+    let mut i0 = 0;
+    while i0 < m {
+        // Built for size: one tile height, whose unused rows are not stored.
+        let rows = if cfg!(edgegrad_size) {
+            MR.min(m - i0)
+        } else {
+            tile_extent(m - i0, MR)
+        };
+        let rows = if rows == MR && COLUMN_CALLS {
+            (m - i0) / MR * MR
+        } else {
+            rows
+        };
+        let tile = Tile {
+            i0,
+            i_end: i0 + rows,
+            ..tile
+        };
+        if rows >= MR || cfg!(edgegrad_size) {
+            columns::<MR>(&tile, lhs, rhs, out);
+        } else if rows == 4 {
+            columns::<4>(&tile, lhs, rhs, out);
+        } else if rows == 2 {
+            columns::<2>(&tile, lhs, rhs, out);
+        } else {
+            columns::<1>(&tile, lhs, rhs, out);
+        }
+        i0 += rows;
+    }
+}
+
+/// How a packed product reads `B` into its panels.
+#[derive(Clone, Copy)]
+enum Pack<'a> {
+    /// `op(B) = B` (`k × n`, rows `ld` apart): panel rows are copies of row segments.
+    Rows(Operand<'a>),
+    /// `op(B) = Bᵀ` (`B: n × k`): panel rows are columns of `B`.
+    Transposed(Operand<'a>),
+}
+
+/// `C ← α·L·op(B) + β·C` by the broadcast micro-kernel on packed panels of `op(B)`:
+/// for each block of [`KP`] steps of the shared dimension and [`NR`] columns of `C`,
+/// the block is copied into an aligned panel (transposed for `A·Bᵀ`), then all rows
+/// of `L` pass over it.
+fn packed_product(
+    (m, n, k): (usize, usize, usize),
+    alpha: f32,
+    lhs: Lhs<'_>,
+    b: Pack<'_>,
+    beta: f32,
+    (c, ldc): (&mut [f32], usize),
+) {
+    let mut panel = Panel([0.0; KP * NR]);
+    let panel = &mut panel.0;
+    let mut out = Out {
+        c,
+        ld: ldc,
+        alpha,
+        transposed: false,
+    };
+    for k0 in (0..k).step_by(KP) {
+        let kc = KP.min(k - k0);
+        let beta = if k0 == 0 { beta } else { 1.0 };
+        for j0 in (0..n).step_by(NR) {
+            let width = NR.min(n - j0);
+            match b {
+                Pack::Rows(b) => pack_rows(panel, b, (j0, width), (k0, kc)),
+                Pack::Transposed(b) => pack_transposed(panel, b, (j0, width), (k0, kc)),
             }
+            let rhs = Rhs {
+                b: &panel[..kc * NR],
+                ld: NR,
+                whole: true,
+                origin: (k0, j0),
+            };
+            let tile = Tile {
+                i0: 0,
+                i_end: 0,
+                j0,
+                k0,
+                kc,
+                width,
+                beta,
+            };
+            row_tiles(m, tile, lhs, rhs, &mut out);
+        }
+    }
+}
+
+/// `panel[p·NR + j] = B[k0 + p][j0 + j]` for `j < width`, `p < kc`.
+#[inline(never)]
+fn pack_rows(
+    panel: &mut [f32; KP * NR],
+    b: Operand<'_>,
+    (j0, width): (usize, usize),
+    (k0, kc): (usize, usize),
+) {
+    for p in 0..kc {
+        let at = (k0 + p) * b.ld + j0;
+        panel[p * NR..p * NR + width].copy_from_slice(&b.x[at..at + width]);
+    }
+}
+
+/// A packed panel, aligned so that no vector load from it spans two cache lines.
+#[repr(align(64))]
+struct Panel([f32; KP * NR]);
+
+/// `panel[p·NR + j] = B[j0 + j][k0 + p]` for `j < width`, `p < kc`; the panel's other
+/// columns keep what they held (the micro-kernel never stores the lanes it reads
+/// there).
+#[inline(never)]
+fn pack_transposed(
+    panel: &mut [f32; KP * NR],
+    b: Operand<'_>,
+    (j0, width): (usize, usize),
+    (k0, kc): (usize, usize),
+) {
+    use wide::f32x8;
+    let row = |j: usize| &b.x[(j0 + j) * b.ld + k0..(j0 + j) * b.ld + k0 + kc];
+    // 8 × 8 blocks through registers (`wide`'s transpose is eight shuffles deep).
+    let (jb, pb) = (width / 8 * 8, kc / 8 * 8);
+    for j in (0..jb).step_by(8) {
+        let rows: [&[f32]; 8] = core::array::from_fn(|r| row(j + r));
+        for p in (0..pb).step_by(8) {
+            let block = f32x8::transpose(core::array::from_fn(|r| {
+                f32x8::new(rows[r][p..p + 8].try_into().unwrap_or_default())
+            }));
+            for (q, v) in block.iter().enumerate() {
+                let at = (p + q) * NR + j;
+                panel[at..at + 8].copy_from_slice(&v.to_array());
+            }
+        }
+        for p in pb..kc {
+            for (r, rw) in rows.iter().enumerate() {
+                panel[p * NR + j + r] = rw[p];
+            }
+        }
+    }
+    for j in jb..width {
+        for (p, &v) in row(j).iter().enumerate() {
+            panel[p * NR + j] = v;
         }
     }
 }
@@ -609,38 +772,45 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
 ) -> [[Vector; V]; R] {
     let mut acc = [[splat(0.0); V]; R];
     let span = if FULL { V * LANES } else { t.width };
-    let Rhs { b, ld, whole } = rhs;
+    let Rhs {
+        b,
+        ld,
+        whole,
+        origin,
+    } = rhs;
+    // The block's position in `b`.
+    let (k0, j0) = (t.k0 - origin.0, t.j0 - origin.1);
     if FULL && whole {
         // Whole rows `ld` apart.
-        let rows = b[t.k0 * ld..].chunks_exact(ld).take(t.kc);
+        let rows = b[k0 * ld..].chunks_exact(ld).take(t.kc);
         for (p, brow) in rows.enumerate() {
-            let seg = &brow[t.j0..t.j0 + span];
+            let seg = &brow[j0..j0 + span];
             let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
             fma_step(&mut acc, a_at(p), bv);
         }
     } else if FULL {
         // A strided view ends with its last element: its last row is shorter than
         // `ld` (never than `j0 + span`), so it goes by itself.
-        let last = t.k0 + t.kc - 1;
-        let body = b[t.k0 * ld..last * ld].chunks_exact(ld);
+        let last = k0 + t.kc - 1;
+        let body = b[k0 * ld..last * ld].chunks_exact(ld);
         for (p, brow) in body.enumerate() {
-            let seg = &brow[t.j0..t.j0 + span];
+            let seg = &brow[j0..j0 + span];
             let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
             fma_step(&mut acc, a_at(p), bv);
         }
-        let seg = &b[last * ld + t.j0..last * ld + t.j0 + span];
+        let seg = &b[last * ld + j0..last * ld + j0 + span];
         let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
         fma_step(&mut acc, a_at(t.kc - 1), bv);
     } else {
         // A narrow last column tile: its unused lanes may read whatever follows in the
         // slice (the next row), since they are never stored. Only the rows too close
         // to the end of the slice need a padded load.
-        let overread_ok = match b.len().checked_sub(t.j0 + LANES) {
-            Some(room) => (room / ld + 1).saturating_sub(t.k0).min(t.kc),
+        let overread_ok = match b.len().checked_sub(j0 + LANES) {
+            Some(room) => (room / ld + 1).saturating_sub(k0).min(t.kc),
             None => 0,
         };
         for p in 0..t.kc {
-            let start = (t.k0 + p) * ld + t.j0;
+            let start = (k0 + p) * ld + j0;
             let bv = if p < overread_ok {
                 simd::load(&b[start..start + LANES].as_chunks::<LANES>().0[0])
             } else {
