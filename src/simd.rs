@@ -61,6 +61,13 @@ pub const TILE_ROWS: usize = lanes::TILE_ROWS;
 /// Rows × columns of the dot-product tile of `A·Bᵀ`, one vector accumulator each.
 pub const DOT_TILE: (usize, usize) = lanes::DOT_TILE;
 
+/// Independent accumulators of [`reduce`]: four hide the latency of a vector add or FMA
+/// on hosts; with scalar lanes two (eight scalars), since sixteen scalar accumulators
+/// and their operands overflow a Cortex-M4F's 32 FPU registers (the dot product
+/// measured 4.1 instructions per multiply-add with four, against three for its loads
+/// and multiply-add).
+const ACCUMULATORS: usize = if LANES == 4 { 2 } else { 4 };
+
 /// Elements processed per iteration by the unrolled traversals (four vectors, so that
 /// four independent accumulators hide the latency of a floating-point add or FMA).
 const UNROLL: usize = 4 * LANES;
@@ -385,7 +392,8 @@ pub fn reduce<const N: usize, A: Copy>(
     let mut acc = [init; 4];
     for b in 0..nblocks {
         let blk = blocks.map(|s| &s[b]);
-        for (u, a) in acc.iter_mut().enumerate() {
+        for u in 0..4 {
+            let a = &mut acc[u % ACCUMULATORS];
             *a = step(*a, blk.map(|s| load(&s.as_chunks::<LANES>().0[u])));
         }
     }
@@ -517,21 +525,19 @@ const C3: f32 = f32::from_bits(0x3e2a_aa41); // 0.16666509
 const C4: f32 = f32::from_bits(0x3d2a_ac9f); // 0.04166853
 const C5: f32 = f32::from_bits(0x3c09_22ee); // 0.008370144
 const C6: f32 = f32::from_bits(0x3ab5_0838); // 0.0013811653
-/// Below this |x| the result is a normal float and so is every intermediate: the fast
-/// path applies.
-const FAST_LIMIT: f32 = 87.0;
 
-/// `eʳ` for `|r| ≲ 0.35` by Horner's rule, ending in `1 + r·(…)` so that the last
-/// rounding is that of a value near 1.
+/// `eʳ` for `|r| ≲ 0.35` as `1 + (r + r²·q(r))`, the last rounding that of a value
+/// near 1, with `q = (C2 + C3·r) + r²·(C4 + C5·r) + r⁴·C6` (Estrin's scheme: shorter
+/// dependency chains than Horner's rule, and on cores without fused multiply-add,
+/// where each multiply-add overwrites its addend, two register copies fewer).
 #[inline(always)]
 fn exp_poly(r: Vector) -> Vector {
-    let one = splat(1.0);
-    let p = splat(C6).mul_add(r, splat(C5));
-    let p = p.mul_add(r, splat(C4));
-    let p = p.mul_add(r, splat(C3));
-    let p = p.mul_add(r, splat(C2));
-    let p = p.mul_add(r, one);
-    p.mul_add(r, one)
+    let r2 = r * r;
+    let a = splat(C3).mul_add(r, splat(C2));
+    let b = splat(C5).mul_add(r, splat(C4));
+    let q = b.mul_add(r2, a);
+    let q = splat(C6).mul_add(r2 * r2, q);
+    q.mul_add(r2, r) + splat(1.0)
 }
 
 /// Range reduction `x = n·ln2 + r`: returns `(t, r)` where `t` holds `n` in its low
@@ -550,9 +556,10 @@ fn exp_reduce(x: Vector) -> (Vector, Vector) {
 ///
 /// Method: `x = n·ln2 + r` with `|r| ≤ ln2/2` (Cody–Waite reduction with a two-part
 /// ln 2), `eʳ` by a degree-6 polynomial, and the result `eʳ·2ⁿ` built by adding `n` to
-/// the exponent bits. That fast path takes about twelve vector instructions. A vector
-/// with any lane outside `|x| < 87` (where results or `2ⁿ` leave the normal range) or
-/// any NaN takes a slower path that scales by `2ⁿ` in two exact halves, so that:
+/// the exponent bits. That fast path takes about fourteen vector instructions. A vector
+/// with any lane whose `n` is outside `[−125, 127]` (where results or `2ⁿ` leave the
+/// normal range, about `|x| > 86.6`) or any NaN takes a slower path that scales by
+/// `2ⁿ` in two exact halves, so that:
 ///
 /// - results in the subnormal range are rounded once, correctly to within the
 ///   polynomial's error, and inputs below `ln(2⁻¹⁵⁰) ≈ −103.97` give `0`;
@@ -577,13 +584,37 @@ pub fn exp(x: Vector) -> Vector {
     // Built for size: the slow path alone, which gives the same results everywhere
     // (scaling by two exact powers of two equals adding n to the exponent when the
     // result is normal).
-    if cfg!(edgegrad_size) || !x.abs().simd_lt(splat(FAST_LIMIT)).all() {
+    if cfg!(edgegrad_size) {
         return exp_edge(x);
     }
     let (t, r) = exp_reduce(x);
+    // The fast path holds while every result and every `2ⁿ` is a normal float:
+    // n ∈ [−125, 127]. A NaN or an infinite `x` gives a `t` whose bits are far outside.
+    if !fast_range(t.to_bits().cast_signed() - IntVector::splat(SHIFTER_BITS)) {
+        return exp_edge(x);
+    }
     let p = exp_poly(r);
     // n << 23 added to p's exponent field is p·2ⁿ while the result stays normal.
     Vector::from_bits(p.to_bits() + (t.to_bits() << 23))
+}
+
+/// The bits of [`SHIFTER`]: `t.to_bits() − SHIFTER_BITS` is the `n` that `t` holds.
+const SHIFTER_BITS: i32 = SHIFTER.to_bits().cast_signed();
+
+/// Whether every lane of `n` (the power of two of [`exp`]'s result) is in
+/// `[−125, 127]`, where `p·2ⁿ` with `p ∈ [2^−½, 2^½]` is a normal float.
+#[inline(always)]
+fn fast_range(n: IntVector) -> bool {
+    if LANES == 4 {
+        // Scalar lanes (microcontrollers): an add, a compare and a branch per lane,
+        // against a dozen instructions for vector masks emulated lane by lane.
+        n.to_array()
+            .iter()
+            .all(|&v| v.wrapping_add(125).cast_unsigned() <= 252)
+    } else {
+        let u = n + IntVector::splat(125);
+        (u.simd_gt(IntVector::splat(-1)) & u.simd_lt(IntVector::splat(253))).all()
+    }
 }
 
 /// The slow path of [`exp`]: clamps, then scales by `2ⁿ¹·2ⁿ²` with `n = n₁ + n₂`, both
@@ -595,7 +626,7 @@ fn exp_edge(x: Vector) -> Vector {
     let xc = x.fast_max(splat(-104.0)).fast_min(splat(89.0));
     let (t, r) = exp_reduce(xc);
     let p = exp_poly(r);
-    let n: IntVector = t.to_bits().cast_signed() - IntVector::splat(SHIFTER.to_bits() as i32);
+    let n: IntVector = t.to_bits().cast_signed() - IntVector::splat(SHIFTER_BITS);
     let n1 = n >> 1_u32;
     let n2 = n - n1;
     let pow2 =

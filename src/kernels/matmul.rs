@@ -10,23 +10,26 @@
 //!
 //! # How it computes
 //!
-//! There is no packing and no scratch buffer. A register-blocked micro-kernel serves
-//! the products whose `op(B)` has contiguous rows: a tile of up to [`MR`] rows × [`NR`] columns of `C` lives in
-//! `MR × 2` vector accumulators, and for each `p` along the shared dimension one row
-//! segment of `op(B)` (two vectors) is multiplied by each of the `MR` values of `op(A)`,
+//! A register-blocked micro-kernel serves the products whose `op(B)` has contiguous
+//! rows: a tile of up to [`MR`] rows × [`NR`] columns of `C` lives in `MR × 2` vector
+//! accumulators, and for each `p` along the shared dimension one row segment of
+//! `op(B)` (two vectors) is multiplied by each of the `MR` values of `op(A)`,
 //! broadcast, in fused multiply-adds. Row segments of `op(B)` are contiguous for `A·B`
-//! and `Aᵀ·B`, and `Aᵀ·Bᵀ` is computed as `(B·A)ᵀ`. The shared dimension is cut into blocks of [`KC`]
-//! so that the panel of `B` a column tile reads stays in L1 cache while all row tiles
-//! of `A` pass over it. Edge tiles use smaller instantiations of the same kernel, so
-//! every shape — `1×1`, tall, wide, not a multiple of the tile — takes the same code.
+//! and `Aᵀ·B`, and `Aᵀ·Bᵀ` is computed as `(B·A)ᵀ`. The shared dimension is cut into
+//! blocks ([`KC`]) so that the panel of `B` a column tile reads stays in L1 cache while
+//! all row tiles of `A` pass over it. Edge tiles use smaller instantiations of the
+//! same kernel, so every shape — `1×1`, tall, wide, not a multiple of the tile — takes
+//! the same code.
 //!
-//! In `A·Bᵀ` both operands run along the shared dimension, so its micro-kernel keeps a
-//! tile of dot-product accumulators ([`simd::DOT_TILE`]: `4 × 4` with eight lanes, so
-//! four vectors of `A` and four of `B` feed sixteen FMAs) and sums them horizontally at
-//! the end, one transpose per `LANES` sums. (Transposing `B` in registers to reuse the
-//! broadcast kernel measured about half as fast: the shuffles compete with the FMAs for
-//! ports.) The tile sizes [`MR`] and [`NR`] follow the target's registers: `6 × 16` on
-//! x86-64 and aarch64, `2 × 8` on microcontrollers.
+//! On hosts (eight or sixteen lanes) the block of `op(B)` is first copied into an
+//! aligned panel on the stack (`KP × NR` values, 16 KiB with sixteen lanes), so that
+//! no vector load spans two cache lines; for `A·Bᵀ` the copy is transposed, which
+//! turns it into the same broadcast product. On microcontrollers (four lanes) nothing
+//! is copied, and `A·Bᵀ` keeps a tile of dot-product accumulators
+//! ([`simd::DOT_TILE`], `2 × 2`) summed horizontally at the end
+//! ([`simd::hsum_lanes`]), so no product needs more stack than one register tile. The
+//! tile sizes [`MR`] and [`NR`] follow the target's registers: `8 × 32` with
+//! AVX-512, `6 × 16` on other x86-64 and on aarch64, `2 × 8` on microcontrollers.
 //! [`matvec`] is one [`dot`] per row.
 //!
 //! Every operand may be a strided view (rows further apart than their length, see
@@ -201,6 +204,15 @@ pub fn gemm(
             Pack::Transposed(Operand { x: b, ld: ldb }),
             beta,
             (&mut *c, ldc),
+        ),
+        (Trans::N, Trans::T) if LANES == 4 => broadcast_product(
+            (m, n, k),
+            alpha,
+            Lhs::Rows { a, ld: lda },
+            Rhs::transposed(b, ldb),
+            beta,
+            (&mut *c, ldc),
+            false,
         ),
         (Trans::N, Trans::T) => dot_product(
             (m, n, k),
@@ -428,6 +440,9 @@ struct Rhs<'a> {
     /// The `(p, j)` position of `b[0]` in `R`: `(0, 0)`, except for a packed panel,
     /// which holds one block of `R`.
     origin: (usize, usize),
+    /// Whether `b` holds `Rᵀ` (`n × k`, element `(p, j)` at `b[j·ld + p]`): `A·Bᵀ` on
+    /// scalar lanes, where a vector is loaded an element at a time anyway.
+    transposed: bool,
 }
 
 impl<'a> Rhs<'a> {
@@ -438,6 +453,18 @@ impl<'a> Rhs<'a> {
             ld,
             whole: b.len() >= rows * ld,
             origin: (0, 0),
+            transposed: false,
+        }
+    }
+
+    /// `R = Bᵀ` for `B` (`n × k`, rows `ld` apart).
+    fn transposed(b: &'a [f32], ld: usize) -> Self {
+        Rhs {
+            b,
+            ld,
+            whole: true,
+            origin: (0, 0),
+            transposed: true,
         }
     }
 }
@@ -557,6 +584,7 @@ fn packed_product(
                 ld: NR,
                 whole: true,
                 origin: (k0, j0),
+                transposed: false,
             };
             let tile = Tile {
                 i0: 0,
@@ -777,9 +805,27 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
         ld,
         whole,
         origin,
+        transposed,
     } = rhs;
     // The block's position in `b`.
     let (k0, j0) = (t.k0 - origin.0, t.j0 - origin.1);
+    if transposed {
+        // Column `j` of the tile is row `j` of `b`; columns past the tile's width
+        // repeat its last one (computed, never stored).
+        let cols: [[&[f32]; LANES]; V] = core::array::from_fn(|v| {
+            core::array::from_fn(|l| {
+                let at = (j0 + (v * LANES + l).min(span - 1)) * ld + k0;
+                &b[at..at + t.kc]
+            })
+        });
+        // `p` indexes every column's slice at once.
+        #[allow(clippy::needless_range_loop)]
+        for p in 0..t.kc {
+            let bv = core::array::from_fn(|v| Vector::new(core::array::from_fn(|l| cols[v][l][p])));
+            fma_step(&mut acc, a_at(p), bv);
+        }
+        return acc;
+    }
     if FULL && whole {
         // Whole rows `ld` apart.
         let rows = b[k0 * ld..].chunks_exact(ld).take(t.kc);
