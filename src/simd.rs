@@ -121,6 +121,11 @@ pub fn load_partial(s: &[f32], pad: f32) -> Vector {
 #[inline(always)]
 fn copy_prefix(dst: &mut [f32], src: &[f32]) {
     let n = dst.len().min(src.len()).min(LANES);
+    if cfg!(edgegrad_size) {
+        // Built for size: one call, not a copy per piece at every tail.
+        dst[..n].copy_from_slice(&src[..n]);
+        return;
+    }
     if n == LANES {
         dst[..LANES].copy_from_slice(&src[..LANES]);
         return;
@@ -153,6 +158,36 @@ pub fn store_partial(v: Vector, s: &mut [f32]) {
 #[inline(always)]
 #[must_use]
 pub fn hsum(v: Vector) -> f32 {
+    #[cfg(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    ))]
+    {
+        avx512::hsum(v)
+    }
+    #[cfg(not(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    )))]
+    {
+        hsum_array(v)
+    }
+}
+
+/// [`hsum`] through the lanes as an array (which the compiler turns into shuffles for
+/// four and eight lanes).
+#[inline(always)]
+#[cfg_attr(
+    all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    ),
+    allow(dead_code)
+)]
+fn hsum_array(v: Vector) -> f32 {
     let mut a = v.to_array();
     let mut n = LANES;
     while n > 1 {
@@ -274,6 +309,32 @@ mod avx512 {
     #[inline(always)]
     fn float(v: m512i) -> Vector {
         wide::bytemuck::cast::<m512, Vector>(cast_to_m512_from_m512i(v))
+    }
+
+    /// `v + v` with lane `i` paired with lane `i XOR half`.
+    const fn swap(half: usize) -> [i32; LANES] {
+        let mut idx = [0; LANES];
+        let mut l = 0;
+        while l < LANES {
+            idx[l] = (l ^ half) as i32;
+            l += 1;
+        }
+        idx
+    }
+
+    const SWAP: [[i32; LANES]; 4] = [swap(8), swap(4), swap(2), swap(1)];
+
+    /// [`super::hsum`]: each stage adds lane `i + half` to lane `i`, as the array form
+    /// does, in four permutes and four adds (the array form stores the vector and
+    /// adds fifteen scalars one after another).
+    #[inline(always)]
+    pub(super) fn hsum(v: Vector) -> f32 {
+        let mut v = v;
+        for idx in SWAP {
+            let b = bits(v);
+            v += float(shuffle_abv_i32_all_m512i(b, m512i::from(idx), b));
+        }
+        v.to_array()[0]
     }
 
     #[inline(always)]

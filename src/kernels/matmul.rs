@@ -205,7 +205,7 @@ pub fn gemm(
             beta,
             (&mut *c, ldc),
         ),
-        (Trans::N, Trans::T) if LANES == 4 => broadcast_product(
+        (Trans::N, Trans::T) if LANES == 4 && !cfg!(edgegrad_size) => broadcast_product(
             (m, n, k),
             alpha,
             Lhs::Rows { a, ld: lda },
@@ -809,7 +809,9 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
     } = rhs;
     // The block's position in `b`.
     let (k0, j0) = (t.k0 - origin.0, t.j0 - origin.1);
-    if transposed {
+    // (Only scalar lanes at full speed read `Rᵀ`; the condition keeps the branch out of
+    // every other build's code.)
+    if LANES == 4 && !cfg!(edgegrad_size) && transposed {
         // Column `j` of the tile is row `j` of `b`; columns past the tile's width
         // repeat its last one (computed, never stored).
         let cols: [[&[f32]; LANES]; V] = core::array::from_fn(|v| {
@@ -826,27 +828,40 @@ fn accumulate<const R: usize, const V: usize, const FULL: bool>(
         }
         return acc;
     }
-    if FULL && whole {
-        // Whole rows `ld` apart.
-        let rows = b[k0 * ld..].chunks_exact(ld).take(t.kc);
-        for (p, brow) in rows.enumerate() {
-            let seg = &brow[j0..j0 + span];
-            let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
-            fma_step(&mut acc, a_at(p), bv);
-        }
-    } else if FULL {
-        // A strided view ends with its last element: its last row is shorter than
-        // `ld` (never than `j0 + span`), so it goes by itself.
+    if FULL {
+        // Whole rows `ld` apart, except that a strided view ends with its last element:
+        // its last row is shorter than `ld` (never than `j0 + span`).
         let last = k0 + t.kc - 1;
-        let body = b[k0 * ld..last * ld].chunks_exact(ld);
-        for (p, brow) in body.enumerate() {
+        let end = if whole { (last + 1) * ld } else { last * ld };
+        let load_seg = |brow: &[f32]| -> [Vector; V] {
             let seg = &brow[j0..j0 + span];
-            let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
-            fma_step(&mut acc, a_at(p), bv);
+            core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]))
+        };
+        let mut rows = b[k0 * ld..end].chunks_exact(ld).enumerate();
+        if R == 1 && LANES >= 8 {
+            // One row (a decoding step's products): one chain of dependent FMAs would
+            // wait on each one's latency, so even and odd steps of the shared dimension
+            // go to two sets of accumulators.
+            let mut odd = [[splat(0.0); V]; R];
+            while let Some((p, brow)) = rows.next() {
+                fma_step(&mut acc, a_at(p), load_seg(brow));
+                if let Some((p, brow)) = rows.next() {
+                    fma_step(&mut odd, a_at(p), load_seg(brow));
+                }
+            }
+            for (accr, oddr) in acc.iter_mut().zip(odd) {
+                for (x, y) in accr.iter_mut().zip(oddr) {
+                    *x += y;
+                }
+            }
+        } else {
+            for (p, brow) in rows {
+                fma_step(&mut acc, a_at(p), load_seg(brow));
+            }
         }
-        let seg = &b[last * ld + j0..last * ld + j0 + span];
-        let bv = core::array::from_fn(|v| simd::load(&seg.as_chunks::<LANES>().0[v]));
-        fma_step(&mut acc, a_at(t.kc - 1), bv);
+        if !whole {
+            fma_step(&mut acc, a_at(t.kc - 1), load_seg(&b[last * ld..]));
+        }
     } else {
         // A narrow last column tile: its unused lanes may read whatever follows in the
         // slice (the next row), since they are never stored. Only the rows too close
