@@ -203,7 +203,35 @@ fn hsum_array(v: Vector) -> f32 {
 #[inline(always)]
 #[must_use]
 pub fn hmax(v: Vector) -> f32 {
-    v.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max)
+    #[cfg(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    ))]
+    {
+        avx512::hmax(v)
+    }
+    #[cfg(not(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    )))]
+    {
+        v.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max)
+    }
+}
+
+/// `1.0` in the first `len` lanes and `0.0` in the others: multiplying by it zeroes the
+/// padded lanes of a tail exactly (`x·1 = x`, `x·0 = 0` for finite `x`).
+///
+/// ```
+/// let m = edgegrad::simd::tail_mask(2).to_array();
+/// assert_eq!(m[..3], [1.0, 1.0, 0.0]);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn tail_mask(len: usize) -> Vector {
+    Vector::new(core::array::from_fn(|i| if i < len { 1.0 } else { 0.0 }))
 }
 
 /// Sums [`LANES`] vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`,
@@ -333,6 +361,18 @@ mod avx512 {
         for idx in SWAP {
             let b = bits(v);
             v += float(shuffle_abv_i32_all_m512i(b, m512i::from(idx), b));
+        }
+        v.to_array()[0]
+    }
+
+    /// [`super::hmax`] by the same four permutes, with `wide`'s `max`, which ignores a
+    /// NaN operand as `f32::max` does.
+    #[inline(always)]
+    pub(super) fn hmax(v: Vector) -> f32 {
+        let mut v = v;
+        for idx in SWAP {
+            let b = bits(v);
+            v = v.max(float(shuffle_abv_i32_all_m512i(b, m512i::from(idx), b)));
         }
         v.to_array()[0]
     }

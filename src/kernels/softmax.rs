@@ -15,7 +15,7 @@
 use crate::error::{Error, Result, check_len, check_same_shape};
 use crate::kernels::reduce::{check_finite, dot, max, sum};
 use crate::kernels::view::{MatMut, MatRef};
-use crate::simd::{self, splat};
+use crate::simd::{self, LANES, splat};
 
 /// The maximum of a row, or [`Error::NonFinite`] naming the first NaN or `+inf`.
 pub(crate) fn checked_max(what: &'static str, x: &[f32]) -> Result<f32> {
@@ -51,15 +51,26 @@ pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
 }
 
 /// `Σ eˣ⁻ᵐ` without storing the exponentials.
+///
+/// The last partial vector is padded with `m` (whose term, 1, the exact mask removes),
+/// not with `-inf`: a lane of `exp(-inf)` would send the whole vector down `exp`'s slow
+/// path, which for rows shorter than a vector is every row.
 fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
     let mv = splat(m);
-    simd::hsum(simd::reduce(
-        [x],
+    let full = x.len() / LANES * LANES;
+    let (body, tail) = x.split_at(full);
+    let acc = simd::reduce(
+        [body],
         [f32::NEG_INFINITY],
         splat(0.0),
         |a, [v]| a + simd::exp(v - mv),
         |a, b| a + b,
-    ))
+    );
+    if tail.is_empty() {
+        return simd::hsum(acc);
+    }
+    let terms = simd::exp(simd::load_partial(tail, m) - mv) * simd::tail_mask(tail.len());
+    simd::hsum(acc + terms)
 }
 
 /// `scale·softmax` in place on `io` (when `x` is `None`) or from `x` into `io`. Returns
