@@ -109,9 +109,24 @@ pub fn store(v: Vector, chunk: &mut [f32; LANES]) {
 #[inline(always)]
 #[must_use]
 pub fn load_partial(s: &[f32], pad: f32) -> Vector {
-    let mut a = [pad; LANES];
-    copy_prefix(&mut a, s);
-    Vector::new(a)
+    #[cfg(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    ))]
+    {
+        avx512::load_partial(s, pad)
+    }
+    #[cfg(not(all(
+        edgegrad_lanes = "16",
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    )))]
+    {
+        let mut a = [pad; LANES];
+        copy_prefix(&mut a, s);
+        Vector::new(a)
+    }
 }
 
 /// Copies `min(dst.len(), src.len(), LANES)` values from the front of `src` to the
@@ -303,8 +318,43 @@ pub fn hsum_lanes(vs: [Vector; LANES]) -> Vector {
 mod avx512 {
     use super::{LANES, Vector};
     use safe_arch::{
-        cast_to_m512_from_m512i, cast_to_m512i_from_m512, m512, m512i, shuffle_abv_i32_all_m512i,
+        cast_to_m512_from_m512i, cast_to_m512i_from_m512, insert_m128_to_m256, insert_m256_to_m512,
+        load_unaligned_m128, load_unaligned_m256, m128, m256, m512, m512i, set_splat_m256,
+        set_splat_m512, shuffle_abv_i32_all_m512i,
     };
+
+    /// [`super::load_partial`] in registers: whole halves and quarters are single
+    /// loads, inserted into a splat of `pad`, and at most three values are loaded one
+    /// by one. Through an array on the stack, the vector's load waits for the pieces'
+    /// stores to reach the cache (a store-forwarding stall), which measured most of the
+    /// time of a softmax over rows shorter than a vector.
+    #[inline(always)]
+    pub(super) fn load_partial(s: &[f32], pad: f32) -> Vector {
+        let n = s.len().min(LANES);
+        let quarter = |at: usize| -> m128 {
+            match s.get(at..at + 4) {
+                Some(q) if n >= at + 4 => load_unaligned_m128(q.try_into().unwrap_or(&[pad; 4])),
+                _ => m128::from_array(core::array::from_fn(|i| {
+                    if at + i < n { s[at + i] } else { pad }
+                })),
+            }
+        };
+        let half = |at: usize| -> m256 {
+            match s.get(at..at + 8) {
+                Some(h) if n >= at + 8 => load_unaligned_m256(h.try_into().unwrap_or(&[pad; 8])),
+                _ if n <= at => set_splat_m256(pad),
+                _ => insert_m128_to_m256::<1>(
+                    insert_m128_to_m256::<0>(set_splat_m256(pad), quarter(at)),
+                    quarter(at + 4),
+                ),
+            }
+        };
+        let v = insert_m256_to_m512::<1>(
+            insert_m256_to_m512::<0>(set_splat_m512(pad), half(0)),
+            half(8),
+        );
+        wide::bytemuck::cast::<m512, Vector>(v)
+    }
 
     /// Indices into `a ‖ b` (`b` from 16) of the lower (`upper = 0`) or upper
     /// (`upper = half`) halves of each block of `2·half` lanes: a block's first `half`
