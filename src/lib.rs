@@ -13,8 +13,8 @@
 //! - **Gradients.** Every forward kernel has its backward pass, checked against finite
 //!   differences in the test suite.
 //! - **One implementation.** Each kernel is written once against [`simd::Vector`]:
-//!   `wide::f32x8` (256-bit AVX on x86-64 when the build enables it, NEON on aarch64),
-//!   `wide::f32x4` scalar lanes on Cortex-M and RISC-V.
+//!   `wide::f32x16` (AVX-512 on x86-64 when the build enables it), `wide::f32x8` (AVX,
+//!   NEON on aarch64), `wide::f32x4` scalar lanes on Cortex-M and RISC-V.
 //!
 //! ## Layers
 //!

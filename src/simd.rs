@@ -7,16 +7,21 @@
 //! tail handling lives here once and every kernel has exactly one implementation on
 //! every target.
 //!
-//! On x86-64 and aarch64, [`Vector`] is [`wide::f32x8`]: one 256-bit AVX register or two
-//! NEON registers. On targets without vector units (Cortex-M, RISC-V microcontrollers)
-//! it is [`wide::f32x4`], four scalars the compiler keeps in FPU or integer registers:
-//! eight would not fit a register tile into the 32 single-precision registers of a
-//! Cortex-M4F. The register-tile shapes of the matrix kernels ([`TILE_ROWS`],
-//! [`DOT_TILE`]) are chosen here for the same reason. `mul_add` is one fused instruction
-//! on x86-64 with FMA and on aarch64; elsewhere it is a multiply and an add, so results
-//! differ between targets in the last bits. (Building with
-//! `RUSTFLAGS="--cfg edgegrad_narrow_lanes"` selects the narrow configuration on any
-//! target, which is how the host test suite checks it.)
+//! On x86-64 built with AVX-512F, [`Vector`] is [`wide::f32x16`] (one zmm register); on
+//! other x86-64 builds and on aarch64 it is [`wide::f32x8`] (one 256-bit AVX register or
+//! two NEON registers). On targets without vector units (Cortex-M, RISC-V
+//! microcontrollers) it is [`wide::f32x4`], four scalars the compiler keeps in FPU or
+//! integer registers: eight would not fit a register tile into the 32 single-precision
+//! registers of a Cortex-M4F. The register-tile shapes of the matrix kernels
+//! ([`TILE_ROWS`], [`DOT_TILE`]) are chosen here for the same reason. `mul_add` is one
+//! fused instruction on x86-64 with FMA and on aarch64; elsewhere it is a multiply and
+//! an add, so results differ between targets in the last bits. The build script sets
+//! `cfg(edgegrad_lanes = "4" | "8" | "16")`; building with
+//! `RUSTFLAGS='--cfg edgegrad_lanes="4"'` (or `"8"`, `"16"`) selects a configuration on
+//! any target, which is how the host test suite checks all three. A few functions have
+//! an AVX-512 form (permutes and register inserts through `safe_arch`, which `wide` does
+//! not expose) beside the portable one: [`hsum`], [`hmax`], [`hsum_lanes`] and
+//! [`load_partial`].
 //!
 //! The module also holds the vectorised [`exp`], the throughput limit of every softmax.
 
