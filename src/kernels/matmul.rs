@@ -522,21 +522,29 @@ fn broadcast_product(
         alpha,
         transposed: transposed_out,
     };
-    for k0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - k0);
+    blocks((n, k), KC, beta, |tile| {
+        row_tiles(m, tile, lhs, rhs, &mut out)
+    });
+}
+
+/// Calls `body` for each block of `kb` steps of the shared dimension and each column
+/// block of [`NR`], in that order, with a tile (rows still to be set) whose `β` is the
+/// caller's for the first block of the shared dimension and 1 after it.
+#[inline(always)]
+fn blocks((n, k): (usize, usize), kb: usize, beta: f32, mut body: impl FnMut(Tile)) {
+    for k0 in (0..k).step_by(kb) {
+        let kc = kb.min(k - k0);
         let beta = if k0 == 0 { beta } else { 1.0 };
         for j0 in (0..n).step_by(NR) {
-            let width = NR.min(n - j0);
-            let tile = Tile {
+            body(Tile {
                 i0: 0,
                 i_end: 0,
                 j0,
                 k0,
                 kc,
-                width,
+                width: NR.min(n - j0),
                 beta,
-            };
-            row_tiles(m, tile, lhs, rhs, &mut out);
+            });
         }
     }
 }
@@ -606,34 +614,21 @@ fn packed_product(
         alpha,
         transposed: false,
     };
-    for k0 in (0..k).step_by(KP) {
-        let kc = KP.min(k - k0);
-        let beta = if k0 == 0 { beta } else { 1.0 };
-        for j0 in (0..n).step_by(NR) {
-            let width = NR.min(n - j0);
-            match b {
-                Pack::Rows(b) => pack_rows(panel, b, (j0, width), (k0, kc)),
-                Pack::Transposed(b) => pack_transposed(panel, b, (j0, width), (k0, kc)),
-            }
-            let rhs = Rhs {
-                b: &panel[..kc * NR],
-                ld: NR,
-                whole: true,
-                origin: (k0, j0),
-                transposed: false,
-            };
-            let tile = Tile {
-                i0: 0,
-                i_end: 0,
-                j0,
-                k0,
-                kc,
-                width,
-                beta,
-            };
-            row_tiles(m, tile, lhs, rhs, &mut out);
+    blocks((n, k), KP, beta, |tile| {
+        let (cols, steps) = ((tile.j0, tile.width), (tile.k0, tile.kc));
+        match b {
+            Pack::Rows(b) => pack_rows(panel, b, cols, steps),
+            Pack::Transposed(b) => pack_transposed(panel, b, cols, steps),
         }
-    }
+        let rhs = Rhs {
+            b: &panel[..tile.kc * NR],
+            ld: NR,
+            whole: true,
+            origin: (tile.k0, tile.j0),
+            transposed: false,
+        };
+        row_tiles(m, tile, lhs, rhs, &mut out);
+    });
 }
 
 /// `panel[p·NR + j] = B[k0 + p][j0 + j]` for `j < width`, `p < kc`.
