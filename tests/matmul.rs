@@ -481,3 +481,44 @@ fn column_blocks_of_one_buffer_multiply_like_copies() {
         assert_eq!(s, want, "head {h}");
     }
 }
+
+/// `matvec` gives each row what `dot` gives it (to rounding: the summation order may
+/// differ), for every row count around the blocks of rows it sums together (sixteen
+/// lanes) and for rows whose products overflow while their dot product does not
+/// (`dot` rescales; `matvec` must too).
+#[test]
+fn matvec_rows_equal_dot_products() {
+    let mut rng = Rng::new(37);
+    for (m, n) in [(1, 5), (15, 16), (16, 16), (17, 33), (37, 64), (48, 7)] {
+        let mut a = rng.vec(m * n, -1.0, 1.0);
+        let x = rng.vec(n, -1.0, 1.0);
+        if n >= 2 {
+            // Row 3 (or the last): f32::MAX · x₀ and −f32::MAX · x₀ overflow; their sum is 0.
+            let r = 3.min(m - 1);
+            a[r * n] = f32::MAX;
+            a[r * n + 1] = -f32::MAX;
+        }
+        let mut xx = x.clone();
+        if n >= 2 {
+            xx[1] = x[0];
+        }
+        for acc in [Accum::Overwrite, Accum::Add] {
+            let y0 = rng.vec(m, -1.0, 1.0);
+            let mut y = y0.clone();
+            k::matvec(MatRef::new(&a, m, n).unwrap(), &xx, &mut y, acc).unwrap();
+            for i in 0..m {
+                let row = &a[i * n..(i + 1) * n];
+                let d = k::dot(row, &xx).unwrap();
+                let want = if acc == Accum::Add { y0[i] + d } else { d };
+                let scale: f64 = row.iter().zip(&xx).map(|(p, q)| (p * q).abs() as f64).sum();
+                let tol = 1e-6 * (scale.min(f32::MAX as f64) + 1.0);
+                assert!(y[i].is_finite(), "row {i} of {m}×{n}: {}", y[i]);
+                assert!(
+                    ((y[i] - want) as f64).abs() <= tol,
+                    "row {i} of {m}×{n}: {} against {want}",
+                    y[i]
+                );
+            }
+        }
+    }
+}
