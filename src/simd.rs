@@ -29,6 +29,7 @@
 mod lanes {
     pub type Vector = wide::f32x16;
     pub type IntVector = wide::i32x16;
+    pub type UintVector = wide::u32x16;
     pub const LANES: usize = 16;
     pub const TILE_ROWS: usize = 8;
     pub const DOT_TILE: (usize, usize) = (4, 4);
@@ -37,6 +38,7 @@ mod lanes {
 mod lanes {
     pub type Vector = wide::f32x8;
     pub type IntVector = wide::i32x8;
+    pub type UintVector = wide::u32x8;
     pub const LANES: usize = 8;
     pub const TILE_ROWS: usize = 6;
     pub const DOT_TILE: (usize, usize) = (4, 4);
@@ -45,6 +47,7 @@ mod lanes {
 mod lanes {
     pub type Vector = wide::f32x4;
     pub type IntVector = wide::i32x4;
+    pub type UintVector = wide::u32x4;
     pub const LANES: usize = 4;
     pub const TILE_ROWS: usize = 2;
     pub const DOT_TILE: (usize, usize) = (2, 2);
@@ -55,6 +58,9 @@ pub type Vector = lanes::Vector;
 
 /// The integer vector of the same width (for bit manipulation in [`exp`]).
 type IntVector = lanes::IntVector;
+
+/// The bits of a [`Vector`] ([`Vector::to_bits`]), for [`ln`].
+type UintVector = lanes::UintVector;
 
 /// Number of `f32` lanes in a [`Vector`]: 8 on x86-64 and aarch64, 4 elsewhere.
 pub const LANES: usize = lanes::LANES;
@@ -251,63 +257,98 @@ pub fn hmax(v: Vector) -> f32 {
 #[inline(always)]
 #[must_use]
 pub fn tail_mask(len: usize) -> Vector {
-    Vector::new(core::array::from_fn(|i| if i < len { 1.0 } else { 0.0 }))
+    keep_first(len, splat(1.0), 0.0)
+}
+
+/// Lane `i` of `v` for `i < len`, `pad` in the others: the part of a vector computed on
+/// a padded tail that belongs to the slice.
+///
+/// A lane-index compare and a blend, in registers: through an array on the stack (a
+/// copy of variable length, then a vector load of it) it was a call to `memcpy` and a
+/// store-forwarding stall, half the time of a softmax over rows of eight.
+///
+/// ```
+/// use edgegrad::simd::{keep_first, splat};
+/// assert_eq!(keep_first(1, splat(2.0), -1.0).to_array()[..2], [2.0, -1.0]);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn keep_first(len: usize, v: Vector, pad: f32) -> Vector {
+    const INDEX: [i32; LANES] = {
+        let mut idx = [0; LANES];
+        let mut i = 0;
+        while i < LANES {
+            idx[i] = i as i32;
+            i += 1;
+        }
+        idx
+    };
+    // `len` ≥ LANES keeps every lane (and must not wrap in the cast).
+    let len = len.min(LANES) as i32;
+    let keep = IntVector::new(INDEX).simd_lt(IntVector::splat(len));
+    Vector::from_bits(keep.cast_unsigned()).select(v, splat(pad))
 }
 
 /// Sums [`LANES`] vectors horizontally at once: lane `i` of the result is `hsum(vs[i])`,
 /// added in the same order.
 ///
-/// The matmul dot-product tiles end with it. With AVX-512 it is a butterfly: each stage
-/// adds the two halves of every block of lanes of two vectors at once
-/// (`[a_lo, b_lo] + [a_hi, b_hi]`, two two-source permutes and an add), so sixteen
-/// sums take 45 instructions. Elsewhere it is a transpose (`wide`'s, which is a few
-/// shuffles for eight and four lanes) and `LANES − 1` vector adds; sixteen lanes without
-/// AVX-512 first add each vector's halves, then transpose as eight.
+/// The matmul dot-product tiles and the row kernels' blocks of short rows end with it.
+/// With AVX-512 it is a butterfly: each stage adds the two halves of every block of
+/// lanes of two vectors at once (`[a_lo, b_lo] + [a_hi, b_hi]`, two two-source permutes
+/// and an add), so sixteen sums take 45 instructions. Elsewhere it is a transpose
+/// (`wide`'s, which is a few shuffles for eight and four lanes) and `LANES − 1` vector
+/// adds.
+///
+/// ```
+/// use edgegrad::simd::{hsum, hsum_lanes, LANES, Vector};
+/// let vs: [Vector; LANES] = core::array::from_fn(|i| Vector::splat(i as f32));
+/// assert_eq!(hsum_lanes(vs).to_array()[3], hsum(vs[3]));
+/// ```
 #[inline(always)]
 #[must_use]
 pub fn hsum_lanes(vs: [Vector; LANES]) -> Vector {
+    reduce_lanes(vs, |a, b| a + b)
+}
+
+/// [`hmax`] of [`LANES`] vectors at once: lane `i` of the result is `maxⱼ vs[i][j]`, by
+/// [`hsum_lanes`]'s butterfly or transpose. NaN lanes are not handled: callers that
+/// can see NaN track it separately (as [`max`](crate::kernels::max) does).
+///
+/// ```
+/// use edgegrad::simd::{hmax_lanes, LANES, Vector};
+/// let vs: [Vector; LANES] = core::array::from_fn(|i| Vector::new(core::array::from_fn(|j| (i * j) as f32)));
+/// assert_eq!(hmax_lanes(vs).to_array()[2], (2 * (LANES - 1)) as f32);
+/// ```
+#[inline(always)]
+#[must_use]
+pub fn hmax_lanes(vs: [Vector; LANES]) -> Vector {
+    reduce_lanes(vs, Vector::fast_max)
+}
+
+/// Lane `i` of the result is `vs[i]`'s lanes combined by `op` pairwise, `LANES / 2`
+/// apart first (the order of [`hsum`]).
+#[inline(always)]
+fn reduce_lanes(vs: [Vector; LANES], op: impl Fn(Vector, Vector) -> Vector) -> Vector {
     #[cfg(all(
         edgegrad_lanes = "16",
         target_arch = "x86_64",
         target_feature = "avx512f"
     ))]
     {
-        avx512::hsum_lanes(vs)
+        avx512::reduce_lanes(vs, op)
     }
-    #[cfg(all(
+    #[cfg(not(all(
         edgegrad_lanes = "16",
-        not(all(target_arch = "x86_64", target_feature = "avx512f"))
-    ))]
-    {
-        let halves = vs.map(|v| {
-            let a = v.to_array();
-            wide::f32x8::new(core::array::from_fn(|i| a[i]))
-                + wide::f32x8::new(core::array::from_fn(|i| a[i + 8]))
-        });
-        let sum8 = |at: usize| {
-            let mut t = wide::f32x8::transpose(core::array::from_fn(|i| halves[at + i]));
-            for n in [4, 2, 1] {
-                for i in 0..n {
-                    let upper = t[i + n];
-                    t[i] += upper;
-                }
-            }
-            t[0].to_array()
-        };
-        let (lo, hi) = (sum8(0), sum8(8));
-        Vector::new(core::array::from_fn(
-            |i| if i < 8 { lo[i] } else { hi[i - 8] },
-        ))
-    }
-    #[cfg(not(edgegrad_lanes = "16"))]
+        target_arch = "x86_64",
+        target_feature = "avx512f"
+    )))]
     {
         let mut t = Vector::transpose(vs);
         let mut n = LANES;
         while n > 1 {
             n /= 2;
             for i in 0..n {
-                let upper = t[i + n];
-                t[i] += upper;
+                t[i] = op(t[i], t[i + n]);
             }
         }
         t[0]
@@ -433,7 +474,10 @@ mod avx512 {
     }
 
     #[inline(always)]
-    pub(super) fn hsum_lanes(vs: [Vector; LANES]) -> Vector {
+    pub(super) fn reduce_lanes(
+        vs: [Vector; LANES],
+        op: impl Fn(Vector, Vector) -> Vector,
+    ) -> Vector {
         // Taken in bit-reversed order, the sums come out in natural order.
         let mut cur: [Vector; LANES] = core::array::from_fn(|i| vs[i.reverse_bits() >> 60]);
         let mut count = LANES;
@@ -441,8 +485,10 @@ mod avx512 {
             let (lo, hi) = (m512i::from(lo), m512i::from(hi));
             for q in 0..count / 2 {
                 let (a, b) = (bits(cur[2 * q]), bits(cur[2 * q + 1]));
-                cur[q] = float(shuffle_abv_i32_all_m512i(a, lo, b))
-                    + float(shuffle_abv_i32_all_m512i(a, hi, b));
+                cur[q] = op(
+                    float(shuffle_abv_i32_all_m512i(a, lo, b)),
+                    float(shuffle_abv_i32_all_m512i(a, hi, b)),
+                );
             }
             count /= 2;
         }
@@ -652,9 +698,7 @@ pub fn update_reduce<const N: usize>(
             inputs.map(|s| load_partial(&s[start..], 0.0)),
         );
         store_partial(y, io_tail);
-        let mut a = [identity; LANES];
-        a[..io_tail.len()].copy_from_slice(&y.to_array()[..io_tail.len()]);
-        acc1 = fold(acc1, Vector::new(a));
+        acc1 = fold(acc1, keep_first(io_tail.len(), y, identity));
     }
     fold(acc0, acc1)
 }
@@ -803,12 +847,63 @@ pub fn exp_f32(x: f32) -> f32 {
     exp(splat(x)).to_array()[0]
 }
 
-/// `ln x` for one `f32` (a scalar `libm` call: logarithms appear once per row, never
-/// per element, in the kernels).
+/// `ln x` for one `f32` (`libm::logf`; [`ln`] gives the same results a vector at a
+/// time).
 #[inline]
 #[must_use]
 pub fn ln_f32(x: f32) -> f32 {
     libm::logf(x)
+}
+
+/// Lane-wise natural logarithm, bit for bit [`ln_f32`] (`libm::logf`) for every input.
+///
+/// The row kernels take the logarithms of a block of rows' sums at once with it. For
+/// positive normal inputs it is `libm`'s algorithm (FreeBSD's `e_logf.c`) step for
+/// step on vectors — `x = 2ᵏ·(1 + f)` with `1 + f ∈ [√½, √2)`, `s = f/(2 + f)`,
+/// `ln(1 + f) = f − f²/2 + s·(f²/2 + R(s²))` with a degree-8 even polynomial `R`, then
+/// `k·ln 2` added in two parts — with the same operations in the same order, so every
+/// rounding is the same. A vector with any other lane (zero, subnormal, negative,
+/// infinite or NaN) is taken lane by lane by `libm::logf`. Tested over all 2³² inputs
+/// (`tests/ln.rs`).
+///
+/// ```
+/// use edgegrad::simd::{ln, splat};
+/// assert_eq!(ln(splat(1.0)).to_array()[0], 0.0);
+/// assert_eq!(ln(splat(2.0)).to_array()[0], core::f32::consts::LN_2);
+/// assert_eq!(ln(splat(0.0)).to_array()[0], f32::NEG_INFINITY);
+/// ```
+#[inline]
+#[must_use]
+pub fn ln(x: Vector) -> Vector {
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
+    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
+    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
+    const LG4: f32 = f32::from_bits(0x3e78_9e26);
+    let ix = x.to_bits();
+    // Positive normal: bits in [0x0080_0000, 0x7f7f_ffff], which as signed integers
+    // excludes every negative input too.
+    let signed = ix.cast_signed();
+    let normal = signed.simd_gt(IntVector::splat(0x007f_ffff))
+        & signed.simd_lt(IntVector::splat(0x7f80_0000));
+    if !normal.all() {
+        return Vector::new(x.to_array().map(libm::logf));
+    }
+    // Reduce x into [√½, √2): 0x3f35_04f3 is √½'s bits.
+    let ix = ix + UintVector::splat(0x3f80_0000 - 0x3f35_04f3);
+    let k = (ix >> 23_u32).cast_signed() - IntVector::splat(0x7f);
+    let ix = (ix & UintVector::splat(0x007f_ffff)) + UintVector::splat(0x3f35_04f3);
+    let f = Vector::from_bits(ix) - splat(1.0);
+    let s = f / (splat(2.0) + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (splat(LG2) + w * splat(LG4));
+    let t2 = z * (splat(LG1) + w * splat(LG3));
+    let r = t2 + t1;
+    let hfsq = splat(0.5) * f * f;
+    let dk = k.round_float();
+    s * (hfsq + r) + dk * splat(LN2_LO) - hfsq + f + dk * splat(LN2_HI)
 }
 
 #[cfg(test)]

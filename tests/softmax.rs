@@ -2,10 +2,10 @@
 //! finite-difference checks of the backward passes.
 mod common;
 use common::{
-    Rng, assert_close, lengths, log_softmax_ref, logsumexp_ref, numeric_grad, softmax_f64,
+    Rng, assert_close, bits, lengths, log_softmax_ref, logsumexp_ref, numeric_grad, softmax_f64,
     softmax_ref,
 };
-use edgegrad::{Error, MatMut, MatRef, kernels as k};
+use edgegrad::{Error, MatMut, MatRef, kernels as k, simd::LANES};
 
 const NEG: f32 = f32::NEG_INFINITY;
 
@@ -232,7 +232,24 @@ fn log_softmax_backward_matches_finite_differences() {
 #[test]
 fn row_variants_equal_per_row_calls() {
     let mut rng = Rng::new(14);
-    for (rows, cols) in [(1, 1), (3, 5), (7, 8), (4, 33), (2, 67)] {
+    // Short rows go through the kernels in blocks of `LANES` rows (up to 4·LANES
+    // columns), longer ones one by one: whole and partial blocks, at and around the
+    // length limit, must equal the one-row kernels bit for bit.
+    let mut shapes = vec![(1, 1), (3, 5), (7, 8), (4, 33), (2, 67)];
+    for rows in [1, LANES - 1, LANES, 2 * LANES + 3] {
+        for cols in [
+            1,
+            3,
+            LANES,
+            LANES + 1,
+            2 * LANES - 1,
+            4 * LANES,
+            4 * LANES + 1,
+        ] {
+            shapes.push((rows, cols));
+        }
+    }
+    for (rows, cols) in shapes {
         let mut x: Vec<f32> = (0..rows * cols).map(|_| rng.normal() * 3.0).collect();
         // a causal mask on the square part and one fully masked row
         for r in 0..rows {
@@ -295,4 +312,51 @@ fn row_variants_equal_per_row_calls() {
             index: 3
         })
     );
+}
+
+/// An error in a block of short rows: reported at its flat index, the rows before it
+/// written as the one-row kernel writes them, the rows after it untouched.
+#[test]
+fn error_inside_a_block_of_short_rows() {
+    let mut rng = Rng::new(15);
+    let (rows, cols) = (2 * LANES, 5);
+    for bad in [0, 3, LANES + 2, 2 * LANES - 1] {
+        for poison in [f32::NAN, f32::INFINITY] {
+            let mut x: Vec<f32> = (0..rows * cols).map(|_| rng.normal()).collect();
+            x[bad * cols + 2] = poison;
+            let mut y = vec![7.0; rows * cols];
+            let err = k::softmax_rows(
+                MatRef::new(&x, rows, cols).unwrap(),
+                MatMut::new(&mut y, rows, cols).unwrap(),
+            );
+            let index = bad * cols + 2;
+            assert_eq!(
+                err,
+                Err(Error::NonFinite {
+                    what: "softmax input",
+                    index
+                })
+            );
+            let mut inplace = x.clone();
+            let err = k::softmax_rows_in_place(MatMut::new(&mut inplace, rows, cols).unwrap());
+            assert!(matches!(err, Err(Error::NonFinite { index: i, .. }) if i == index));
+            let mut lse = vec![7.0; rows];
+            let err = k::logsumexp_rows(MatRef::new(&x, rows, cols).unwrap(), &mut lse);
+            assert!(matches!(err, Err(Error::NonFinite { index: i, .. }) if i == index));
+            for (r, &lse_r) in lse.iter().enumerate() {
+                let s = r * cols..(r + 1) * cols;
+                if r < bad {
+                    let mut want = vec![0.0; cols];
+                    k::softmax(&x[s.clone()], &mut want).unwrap();
+                    assert_eq!(&y[s.clone()], &want[..]);
+                    assert_eq!(&inplace[s.clone()], &want[..]);
+                    assert_eq!(lse_r, k::logsumexp(&x[s.clone()]).unwrap());
+                } else {
+                    assert!(y[s.clone()].iter().all(|&v| v == 7.0));
+                    assert_eq!(bits(&inplace[s.clone()]), bits(&x[s]));
+                    assert_eq!(lse_r, 7.0);
+                }
+            }
+        }
+    }
 }

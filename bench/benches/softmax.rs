@@ -9,6 +9,7 @@ mod common;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use edgegrad::kernels as k;
 use edgegrad::simd::{self, LANES};
+use edgegrad::{MatMut, MatRef};
 
 const LENS: [usize; 5] = [16, 64, 256, 1024, 4096];
 
@@ -129,5 +130,78 @@ fn bench_rows(c: &mut Criterion) {
     }
 }
 
-criterion_group! { name = benches; config = common::config(300, 800, 20); targets = bench_exp, bench_rows }
+/// Row kernels over a `256 × cols` matrix of short rows (attention scores of short
+/// contexts, small vocabularies): the matrix kernels (which take short rows in blocks),
+/// the one-row kernel called on each row, and the scalar baseline on each row.
+fn bench_short_rows(c: &mut Criterion) {
+    const ROWS: usize = 256;
+    type Matrix = fn(&[f32], usize, &mut [f32], &[u16]);
+    type Row = fn(&[f32], &mut [f32], u16);
+    let cases: [(&str, Matrix, Row, Row); 3] = [
+        (
+            "softmax_rows",
+            |x, cols, y, _| {
+                let (x, y) = (MatRef::new(x, ROWS, cols), MatMut::new(y, ROWS, cols));
+                k::softmax_rows(x.unwrap(), y.unwrap()).unwrap();
+            },
+            |x, y, _| k::softmax(x, y).unwrap(),
+            |x, y, _| scalar::softmax(x, y),
+        ),
+        (
+            "logsumexp_rows",
+            |x, cols, y, _| {
+                let x = MatRef::new(x, ROWS, cols).unwrap();
+                k::logsumexp_rows(x, &mut y[..ROWS]).unwrap();
+            },
+            |x, y, _| y[0] = k::logsumexp(x).unwrap(),
+            |x, y, _| y[0] = scalar::logsumexp(x),
+        ),
+        (
+            "cross_entropy_batch",
+            |x, cols, y, t| {
+                let (x, y) = (MatRef::new(x, ROWS, cols), MatMut::new(y, ROWS, cols));
+                black_box(k::cross_entropy_batch(x.unwrap(), t, None, y.unwrap()).unwrap());
+            },
+            |x, y, t| {
+                black_box(k::cross_entropy(x, usize::from(t), y).unwrap());
+            },
+            |x, y, t| {
+                black_box(scalar::cross_entropy(x, usize::from(t), y));
+            },
+        ),
+    ];
+    for (name, matrix, row, slow) in cases {
+        let mut g = c.benchmark_group(name);
+        for cols in [8, 16, 32, 64] {
+            let x = data(ROWS * cols);
+            let mut y = vec![0.0; ROWS * cols];
+            let targets: Vec<u16> = (0..ROWS).map(|r| (r * 5 % cols) as u16).collect();
+            let targets = &targets;
+            g.throughput(Throughput::Elements((ROWS * cols) as u64));
+            g.bench_with_input(BenchmarkId::new("edgegrad", cols), &cols, |b, _| {
+                b.iter(|| matrix(black_box(&x), cols, &mut y, targets))
+            });
+            let by_row = |f: Row| {
+                move |x: &[f32], y: &mut [f32]| {
+                    let rows = x.chunks_exact(cols).zip(y.chunks_exact_mut(cols));
+                    for ((x, y), &t) in rows.zip(targets) {
+                        f(x, y, t);
+                    }
+                }
+            };
+            let (one, scalar) = (by_row(row), by_row(slow));
+            g.bench_with_input(
+                BenchmarkId::new("edgegrad_each_row", cols),
+                &cols,
+                |b, _| b.iter(|| one(black_box(&x), &mut y)),
+            );
+            g.bench_with_input(BenchmarkId::new("scalar_libm", cols), &cols, |b, _| {
+                b.iter(|| scalar(black_box(&x), &mut y))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group! { name = benches; config = common::config(300, 800, 20); targets = bench_exp, bench_rows, bench_short_rows }
 criterion_main!(benches);

@@ -3,16 +3,20 @@
 
 use crate::error::{Error, Result, check_index, check_len, check_same_shape};
 use crate::kernels::reduce::sum;
-use crate::kernels::softmax::{checked_max, exp_shifted, in_row, logsumexp, softmax_into};
+use crate::kernels::softmax::{
+    block_exp, block_max, block_scale, blocked, checked_max, exp_shifted, in_row, logsumexp,
+    row_blocks, softmax_into,
+};
 use crate::kernels::view::{MatMut, MatRef};
-use crate::simd::{self, splat};
+use crate::simd::{self, LANES, Vector, splat};
 
 /// The fused row kernel: `grad = scale·(softmax(z) − onehot(t))`, returns
 /// `−ln softmax(z)[t] = (m − z_t) + ln Σ exp(z − m)`. `t < z.len()` is checked by the
 /// caller.
 fn cross_entropy_row(z: &[f32], t: usize, grad: &mut [f32], scale: f32) -> Result<f32> {
+    let ln_n = simd::ln_f32(z.len() as f32);
     let (m, s) = softmax_into(grad, Some(z), "cross_entropy logits", scale, |m| {
-        check_loss(m, z[t], z.len())
+        check_loss(m, z[t], ln_n)
     })?;
     grad[t] -= scale;
     if m == f32::NEG_INFINITY {
@@ -23,13 +27,10 @@ fn cross_entropy_row(z: &[f32], t: usize, grad: &mut [f32], scale: f32) -> Resul
 }
 
 /// [`Error::NonFinite`] if the loss `(m − z_t) + ln Σ exp(z − m)` (at most
-/// `(m − z_t) + ln n`) could overflow from finite logits: logits more than about
-/// `f32::MAX` apart. Checked from the maximum, before anything is written.
-fn check_loss(m: f32, zt: f32, n: usize) -> Result<()> {
-    if m == f32::NEG_INFINITY
-        || zt == f32::NEG_INFINITY
-        || ((m - zt) + simd::ln_f32(n as f32)).is_finite()
-    {
+/// `(m − z_t) + ln n`, `ln_n` = `ln n`) could overflow from finite logits: logits more
+/// than about `f32::MAX` apart. Checked from the maximum, before anything is written.
+fn check_loss(m: f32, zt: f32, ln_n: f32) -> Result<()> {
+    if m == f32::NEG_INFINITY || zt == f32::NEG_INFINITY || ((m - zt) + ln_n).is_finite() {
         return Ok(());
     }
     Err(overflow())
@@ -130,6 +131,22 @@ pub fn cross_entropy_batch<T: Copy + Into<usize>>(
     }
     let scale = 1.0 / counted as f32;
     let cols = logits.cols();
+    if blocked(cols) {
+        return cross_entropy_blocks(logits, targets, ignore_index, grad, scale);
+    }
+    cross_entropy_each_row(logits, targets, ignore_index, grad, scale)
+}
+
+/// [`cross_entropy_batch`] one row at a time, each counted row's gradient scaled by
+/// `scale`. Targets are checked by the caller.
+fn cross_entropy_each_row<T: Copy + Into<usize>>(
+    logits: MatRef<'_>,
+    targets: &[T],
+    ignore_index: Option<usize>,
+    mut grad: MatMut<'_>,
+    scale: f32,
+) -> Result<f32> {
+    let cols = logits.cols();
     let mut total = 0.0;
     for (r, ((z, g), &t)) in logits
         .row_iter()
@@ -144,6 +161,70 @@ pub fn cross_entropy_batch<T: Copy + Into<usize>>(
             // Each row's loss divided by n before it is added: the mean of losses that
             // are each finite cannot overflow.
             total += in_row(cross_entropy_row(z, t, g, scale), r, cols)? * scale;
+        }
+    }
+    Ok(total)
+}
+
+/// [`cross_entropy_batch`] on short rows, [`LANES`] at a time (see
+/// [`blocked`]): the same results, bit for bit. Targets are checked by the caller.
+fn cross_entropy_blocks<T: Copy + Into<usize>>(
+    logits: MatRef<'_>,
+    targets: &[T],
+    ignore_index: Option<usize>,
+    mut grad: MatMut<'_>,
+    scale: f32,
+) -> Result<f32> {
+    let cols = logits.cols();
+    let ln_n = simd::ln_f32(cols as f32);
+    let mut total = 0.0;
+    for (first, n) in row_blocks(logits.rows()) {
+        let (zb, mut gb) = (logits.rows_range(first, n)?, grad.rows_range_mut(first, n)?);
+        let ts = targets.get(first..).unwrap_or_default();
+        let target = |r: usize| {
+            ts.get(r)
+                .map(|&t| t.into())
+                .filter(|&t| r < n && Some(t) != ignore_index)
+        };
+        // The logit of each counted row's target (0 for the others).
+        let mut rows = zb.row_iter().enumerate();
+        let zt: [f32; LANES] = core::array::from_fn(|_| {
+            rows.next()
+                .and_then(|(r, z)| target(r).and_then(|t| z.get(t)))
+                .copied()
+                .unwrap_or(0.0)
+        });
+        let checked = block_max(zb).filter(|m| {
+            let m = m.to_array();
+            (0..n).all(|r| target(r).is_none() || check_loss(m[r], zt[r], ln_n).is_ok())
+        });
+        let Some(m) = checked else {
+            // A row with a NaN, `+inf`, a loss that overflows or every class masked:
+            // the rows one by one, which report the error at its row.
+            for (r, (z, g)) in zb.row_iter().zip(gb.row_iter_mut()).enumerate() {
+                match target(r) {
+                    Some(t) => {
+                        let loss = cross_entropy_row(z, t, g, scale);
+                        total += in_row(loss, first + r, cols)? * scale;
+                    }
+                    None => g.fill(0.0),
+                }
+            }
+            continue;
+        };
+        let s = block_exp(gb.rb_mut(), Some(zb), m);
+        block_scale(gb.rb_mut(), splat(scale) / s);
+        let losses = ((m - Vector::new(zt)) + simd::ln(s)).to_array();
+        for (r, (g, loss)) in gb.row_iter_mut().zip(losses).enumerate() {
+            match target(r) {
+                Some(t) => {
+                    if let Some(gt) = g.get_mut(t) {
+                        *gt -= scale;
+                    }
+                    total += loss * scale;
+                }
+                None => g.fill(0.0),
+            }
         }
     }
     Ok(total)
@@ -313,4 +394,75 @@ pub fn logistic_loss(x: f32, positive: bool) -> Result<(f32, f32)> {
         1.0 / (1.0 + e)
     };
     Ok((loss, -s * sig_neg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logits with a spread of values, a masked class here and there, and the poison
+    /// values the kernels must refuse or skip.
+    fn logits(rows: usize, cols: usize, seed: u32) -> [f32; 2048] {
+        let mut state = seed;
+        core::array::from_fn(|i| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let v = (state >> 8) as f32 / (1 << 24) as f32 * 16.0 - 8.0;
+            if i < rows * cols && i % 29 == 5 {
+                f32::NEG_INFINITY
+            } else {
+                v
+            }
+        })
+    }
+
+    /// The batched cross-entropy over blocks of short rows gives, bit for bit, the loss,
+    /// gradient and errors of the one-row-at-a-time loop: with ignored rows, masked
+    /// targets, fully masked rows, and a NaN, `+inf` or overflowing row at any place.
+    #[test]
+    fn blocks_equal_rows() {
+        let mut cases = 0;
+        for cols in [1, 2, 5, LANES, LANES + 3, 4 * LANES] {
+            for rows in [1, 3, LANES, LANES + 1, 2 * LANES + 5] {
+                if rows * cols > 2048 {
+                    continue;
+                }
+                for poison in [None, Some(f32::NAN), Some(f32::INFINITY), Some(-3e38)] {
+                    for at in [0, rows / 2, rows - 1] {
+                        let mut z = logits(rows, cols, (rows * 31 + cols) as u32);
+                        let targets: [u16; 64] =
+                            core::array::from_fn(|r| (r * 7 % (cols + 1)) as u16);
+                        if let Some(p) = poison {
+                            // -3e38 against a target logit of +3e38: a loss beyond f32.
+                            z[at * cols] = p;
+                            z[at * cols + cols - 1] = 3e38;
+                        }
+                        if rows > 2 {
+                            z[cols..2 * cols].fill(f32::NEG_INFINITY);
+                        }
+                        let x = MatRef::new(&z[..rows * cols], rows, cols).unwrap();
+                        let (mut g1, mut g2) = ([9.0; 2048], [9.0; 2048]);
+                        let ignore = Some(cols);
+                        let a = cross_entropy_blocks(
+                            x,
+                            &targets[..rows],
+                            ignore,
+                            MatMut::new(&mut g1[..rows * cols], rows, cols).unwrap(),
+                            0.25,
+                        );
+                        let b = cross_entropy_each_row(
+                            x,
+                            &targets[..rows],
+                            ignore,
+                            MatMut::new(&mut g2[..rows * cols], rows, cols).unwrap(),
+                            0.25,
+                        );
+                        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+                        assert!(g1.iter().zip(&g2).all(|(p, q)| p.to_bits() == q.to_bits()));
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert!(cases > 100);
+    }
 }

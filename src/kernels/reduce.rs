@@ -1,7 +1,7 @@
 //! Reductions: sum, maximum, dot product, squared norm and norms.
 
 use crate::error::{Error, Result, check_len};
-use crate::simd::{self, splat};
+use crate::simd::{self, Vector, splat};
 
 /// `Σᵢ xᵢ` (0 for an empty slice). Finite inputs never give NaN, and `±inf` only when
 /// the sum itself is beyond `f32`'s range: when a partial sum overflows, the sum is
@@ -79,8 +79,20 @@ pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
 /// is, on every target.
 #[inline(always)]
 fn max_with_nan<const ABS: bool>(x: &[f32], init: f32) -> f32 {
+    let (m, nan) = max_lanes::<ABS>(x, init);
+    if nan.to_bitmask() != 0 {
+        f32::NAN
+    } else {
+        simd::hmax(m)
+    }
+}
+
+/// [`max_with_nan`] before its horizontal reduction: the lane-wise maxima and a mask of
+/// the lanes that saw a NaN. The row kernels reduce a block of rows' maxima at once.
+#[inline(always)]
+pub(crate) fn max_lanes<const ABS: bool>(x: &[f32], init: f32) -> (Vector, Vector) {
     let pad = if ABS { 0.0 } else { f32::NEG_INFINITY };
-    let (m, nan) = simd::reduce(
+    simd::reduce(
         [x],
         [pad],
         (splat(init), splat(0.0)),
@@ -89,12 +101,7 @@ fn max_with_nan<const ABS: bool>(x: &[f32], init: f32) -> f32 {
             (m.fast_max(v), nan | v.simd_ne(v))
         },
         |(m1, n1), (m2, n2)| (m1.fast_max(m2), n1 | n2),
-    );
-    if nan.to_bitmask() != 0 {
-        f32::NAN
-    } else {
-        simd::hmax(m)
-    }
+    )
 }
 
 /// `maxᵢ xᵢ`: `-inf` for an empty slice, NaN if any element is NaN.

@@ -13,9 +13,9 @@
 //! a checked maximum, then `exp(x − max)` stored and summed in one sweep, then a scale.
 
 use crate::error::{Error, Result, check_len, check_same_shape};
-use crate::kernels::reduce::{check_finite, dot, max, sum};
+use crate::kernels::reduce::{check_finite, dot, max, max_lanes, sum};
 use crate::kernels::view::{MatMut, MatRef};
-use crate::simd::{self, LANES, splat};
+use crate::simd::{self, LANES, Vector, splat};
 
 /// The maximum of a row, or [`Error::NonFinite`] naming the first NaN or `+inf`.
 pub(crate) fn checked_max(what: &'static str, x: &[f32]) -> Result<f32> {
@@ -33,6 +33,12 @@ pub(crate) fn checked_max(what: &'static str, x: &[f32]) -> Result<f32> {
 /// Writes `eˣ⁻ᵐ` into `io` (from `x`, or from `io` itself when `x` is `None`) and
 /// returns `Σ eˣ⁻ᵐ`; `m` must be the finite maximum, so the sum is at least 1.
 pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
+    simd::hsum(exp_shifted_lanes(io, x, m))
+}
+
+/// [`exp_shifted`] before the horizontal sum.
+#[inline(always)]
+fn exp_shifted_lanes(io: &mut [f32], x: Option<&[f32]>, m: f32) -> Vector {
     let mv = splat(m);
     if cfg!(edgegrad_size) {
         // Built for size: one traversal (in place), after a copy.
@@ -40,14 +46,12 @@ pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
             let n = io.len().min(x.len());
             io[..n].copy_from_slice(&x[..n]);
         }
-        let acc = simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b);
-        return simd::hsum(acc);
+        return simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b);
     }
-    let acc = match x {
+    match x {
         Some(x) => simd::update_reduce(io, [x], 0.0, |_, [v]| simd::exp(v - mv), |a, b| a + b),
         None => simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b),
-    };
-    simd::hsum(acc)
+    }
 }
 
 /// `Σ eˣ⁻ᵐ` without storing the exponentials.
@@ -56,6 +60,12 @@ pub(crate) fn exp_shifted(io: &mut [f32], x: Option<&[f32]>, m: f32) -> f32 {
 /// not with `-inf`: a lane of `exp(-inf)` would send the whole vector down `exp`'s slow
 /// path, which for rows shorter than a vector is every row.
 fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
+    simd::hsum(sum_exp_shifted_lanes(x, m))
+}
+
+/// [`sum_exp_shifted`] before the horizontal sum.
+#[inline(always)]
+fn sum_exp_shifted_lanes(x: &[f32], m: f32) -> Vector {
     let mv = splat(m);
     let full = x.len() / LANES * LANES;
     let (body, tail) = x.split_at(full);
@@ -67,10 +77,9 @@ fn sum_exp_shifted(x: &[f32], m: f32) -> f32 {
         |a, b| a + b,
     );
     if tail.is_empty() {
-        return simd::hsum(acc);
+        return acc;
     }
-    let terms = simd::exp(simd::load_partial(tail, m) - mv) * simd::tail_mask(tail.len());
-    simd::hsum(acc + terms)
+    acc + simd::exp(simd::load_partial(tail, m) - mv) * simd::tail_mask(tail.len())
 }
 
 /// `scale·softmax` in place on `io` (when `x` is `None`) or from `x` into `io`. Returns
@@ -240,6 +249,94 @@ pub(crate) fn in_row<T>(r: Result<T>, row: usize, cols: usize) -> Result<T> {
     })
 }
 
+// ---------------------------------------------------------------------------------------
+// Short rows, a block at a time
+// ---------------------------------------------------------------------------------------
+
+/// Rows at most this long go through the row kernels ([`softmax_rows`],
+/// [`logsumexp_rows`], the batched cross-entropy, …) [`LANES`] rows at a time.
+///
+/// A short row costs little but its fixed work: two horizontal reductions (maximum,
+/// sum) of a vector each, and for log-sum-exp a logarithm. A block reduces each row
+/// vertically to one vector, then all the block's rows horizontally at once
+/// ([`simd::hmax_lanes`], [`simd::hsum_lanes`]: the same pairwise order as the one-row
+/// [`simd::hsum`]) and takes their logarithms as one vector ([`simd::ln`], bit for bit
+/// the scalar one), so a row's results are exactly those of the one-row kernel. Longer
+/// rows go one at a time, while the row is still in the first-level cache.
+const SHORT_ROW: usize = 4 * LANES;
+
+/// Whether rows of `cols` values take the block path (never when built for size: the
+/// one-row path alone is smaller).
+pub(crate) fn blocked(cols: usize) -> bool {
+    !cfg!(edgegrad_size) && cols > 0 && cols <= SHORT_ROW
+}
+
+/// The blocks of a matrix of `rows` rows: `(first row, rows in the block)`.
+pub(crate) fn row_blocks(rows: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..rows)
+        .step_by(LANES)
+        .map(move |first| (first, (rows - first).min(LANES)))
+}
+
+/// The maxima of a block's rows (at most [`LANES`]; lane `r` for row `r`) if every one
+/// is finite, `None` if a row has a NaN or `+inf` or is fully masked: the one-row
+/// kernels report or handle those rows, with nothing of the block written.
+pub(crate) fn block_max(x: MatRef<'_>) -> Option<Vector> {
+    let mut nan = splat(0.0);
+    let mut rows = x.row_iter();
+    let lanes = core::array::from_fn(|_| match rows.next() {
+        Some(row) => {
+            let (m, seen) = max_lanes::<false>(row, f32::NEG_INFINITY);
+            nan |= seen;
+            m
+        }
+        None => splat(f32::NEG_INFINITY),
+    });
+    if nan.to_bitmask() != 0 {
+        return None;
+    }
+    let m = simd::hmax_lanes(lanes);
+    // `0·v` is ±0 exactly when `v` is finite.
+    let zeros = simd::keep_first(x.rows(), m, 0.0) * splat(0.0);
+    let all = (1_u32 << LANES) - 1;
+    (zeros.simd_eq(splat(0.0)).to_bitmask() == all).then_some(m)
+}
+
+/// `Σ exp(x − m)` of a block's rows (lane `r` for row `r`, padded with 1 so that its
+/// logarithm stays on [`simd::ln`]'s fast path), `m` from [`block_max`].
+fn block_sums(x: MatRef<'_>, m: Vector) -> Vector {
+    let mut rows = x.row_iter().zip(m.to_array());
+    let sums = simd::hsum_lanes(core::array::from_fn(|_| match rows.next() {
+        Some((row, m)) => sum_exp_shifted_lanes(row, m),
+        None => splat(0.0),
+    }));
+    simd::keep_first(x.rows(), sums, 1.0)
+}
+
+/// [`block_sums`] that also writes `exp(x − m)` into the rows of `io` (from the rows of
+/// `x`, or in place when `x` is `None`).
+pub(crate) fn block_exp(mut io: MatMut<'_>, x: Option<MatRef<'_>>, m: Vector) -> Vector {
+    let n = io.rows();
+    let mut sources = x.as_ref().map(|x| x.row_iter());
+    let mut rows = io.row_iter_mut().zip(m.to_array());
+    let sums = simd::hsum_lanes(core::array::from_fn(|_| match rows.next() {
+        Some((row, m)) => {
+            let source = sources.as_mut().and_then(Iterator::next);
+            exp_shifted_lanes(row, source, m)
+        }
+        None => splat(0.0),
+    }));
+    simd::keep_first(n, sums, 1.0)
+}
+
+/// Multiplies row `r` of `io` by lane `r` of `k`.
+pub(crate) fn block_scale(mut io: MatMut<'_>, k: Vector) {
+    for (row, k) in io.row_iter_mut().zip(k.to_array()) {
+        let k = splat(k);
+        simd::update([row], [], |[y], []| [y * k]);
+    }
+}
+
 /// [`softmax`] of every row of `x` into the same row of `y` (both `rows × cols`).
 ///
 /// Shapes are checked before anything is written. A non-finite value is reported with
@@ -256,6 +353,20 @@ pub(crate) fn in_row<T>(r: Result<T>, row: usize, cols: usize) -> Result<T> {
 pub fn softmax_rows(x: MatRef<'_>, mut y: MatMut<'_>) -> Result<()> {
     check_same_shape("softmax_rows output", x.shape(), y.shape())?;
     let cols = x.cols();
+    if blocked(cols) {
+        for (first, n) in row_blocks(x.rows()) {
+            let (xb, mut yb) = (x.rows_range(first, n)?, y.rows_range_mut(first, n)?);
+            if let Some(m) = block_max(xb) {
+                let s = block_exp(yb.rb_mut(), Some(xb), m);
+                block_scale(yb, splat(1.0) / s);
+                continue;
+            }
+            for (r, (xr, yr)) in xb.row_iter().zip(yb.row_iter_mut()).enumerate() {
+                in_row(softmax(xr, yr), first + r, cols)?;
+            }
+        }
+        return Ok(());
+    }
     for (r, (xr, yr)) in x.row_iter().zip(y.row_iter_mut()).enumerate() {
         in_row(softmax(xr, yr), r, cols)?;
     }
@@ -274,6 +385,20 @@ pub fn softmax_rows(x: MatRef<'_>, mut y: MatMut<'_>) -> Result<()> {
 /// ```
 pub fn softmax_rows_in_place(mut x: MatMut<'_>) -> Result<()> {
     let cols = x.cols();
+    if blocked(cols) {
+        for (first, n) in row_blocks(x.rows()) {
+            let mut xb = x.rows_range_mut(first, n)?;
+            if let Some(m) = block_max(xb.as_ref()) {
+                let s = block_exp(xb.rb_mut(), None, m);
+                block_scale(xb, splat(1.0) / s);
+                continue;
+            }
+            for (r, xr) in xb.row_iter_mut().enumerate() {
+                in_row(softmax_in_place(xr), first + r, cols)?;
+            }
+        }
+        return Ok(());
+    }
     for (r, xr) in x.row_iter_mut().enumerate() {
         in_row(softmax_in_place(xr), r, cols)?;
     }
@@ -292,6 +417,24 @@ pub fn softmax_rows_in_place(mut x: MatMut<'_>) -> Result<()> {
 pub fn log_softmax_rows(x: MatRef<'_>, mut y: MatMut<'_>) -> Result<()> {
     check_same_shape("log_softmax_rows output", x.shape(), y.shape())?;
     let cols = x.cols();
+    if blocked(cols) {
+        for (first, n) in row_blocks(x.rows()) {
+            let (xb, mut yb) = (x.rows_range(first, n)?, y.rows_range_mut(first, n)?);
+            if let Some(m) = block_max(xb) {
+                let l = simd::ln(block_sums(xb, m)).to_array();
+                let shifts = m.to_array().into_iter().zip(l);
+                for ((xr, yr), (m, l)) in xb.row_iter().zip(yb.row_iter_mut()).zip(shifts) {
+                    let (mv, lv) = (splat(m), splat(l));
+                    simd::update([yr], [xr], |[_], [v]| [(v - mv) - lv]);
+                }
+                continue;
+            }
+            for (r, (xr, yr)) in xb.row_iter().zip(yb.row_iter_mut()).enumerate() {
+                in_row(log_softmax(xr, yr), first + r, cols)?;
+            }
+        }
+        return Ok(());
+    }
     for (r, (xr, yr)) in x.row_iter().zip(y.row_iter_mut()).enumerate() {
         in_row(log_softmax(xr, yr), r, cols)?;
     }
@@ -312,6 +455,19 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
     let cols = x.cols();
     if cols == 0 {
         out.fill(f32::NEG_INFINITY);
+        return Ok(());
+    }
+    if blocked(cols) {
+        for ((first, n), o) in row_blocks(x.rows()).zip(out.chunks_mut(LANES)) {
+            let xb = x.rows_range(first, n)?;
+            if let Some(m) = block_max(xb) {
+                simd::store_partial(m + simd::ln(block_sums(xb, m)), o);
+                continue;
+            }
+            for (r, (xr, o)) in xb.row_iter().zip(o).enumerate() {
+                *o = in_row(logsumexp(xr), first + r, cols)?;
+            }
+        }
         return Ok(());
     }
     for (r, (xr, o)) in x.row_iter().zip(out.iter_mut()).enumerate() {
