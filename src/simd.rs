@@ -59,7 +59,7 @@ pub type Vector = lanes::Vector;
 /// The integer vector of the same width (for bit manipulation in [`exp`]).
 type IntVector = lanes::IntVector;
 
-/// The bits of a [`Vector`] ([`Vector::to_bits`]), for [`ln`].
+/// The bits of a [`Vector`] ([`Vector::to_bits`]), for [`ln`] and [`ln_1p`].
 type UintVector = lanes::UintVector;
 
 /// Number of `f32` lanes in a [`Vector`]: 8 on x86-64 and aarch64, 4 elsewhere.
@@ -496,6 +496,23 @@ mod avx512 {
     }
 }
 
+/// Asks the core to bring `values` into the cache ahead of their use (one hint per
+/// 64-byte line); a no-op where safe Rust has no prefetch instruction (everywhere but
+/// x86-64). word2vec's training reads rows from all over tables of megabytes and
+/// prefetches the next prediction's while it computes the current one.
+#[inline(always)]
+pub fn prefetch<T>(values: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let line = (64 / core::mem::size_of::<T>().max(1)).max(1);
+        for v in values.iter().step_by(line) {
+            safe_arch::prefetch_t0(v);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
 /// Lane-wise square root.
 ///
 /// Uses the hardware instruction where `wide` has one (x86-64, aarch64) and
@@ -904,6 +921,62 @@ pub fn ln(x: Vector) -> Vector {
     let hfsq = splat(0.5) * f * f;
     let dk = k.round_float();
     s * (hfsq + r) + dk * splat(LN2_LO) - hfsq + f + dk * splat(LN2_HI)
+}
+
+/// `ln(1 + x)` lane by lane, bit for bit `libm::log1pf` for every input.
+///
+/// The logistic loss takes `ln(1 + e^−|u|)` of a vector of scores with it. For
+/// `x ∈ [0, 1]` it is `libm`'s algorithm (FreeBSD's `s_log1pf.c`) step for step on
+/// vectors: below `√2 − 1` the polynomial of [`ln`] on `f = x` directly (and `x` itself
+/// below `2⁻²⁴`); above, `1 + x = 2ᵏ·(1 + f)` reduced as in [`ln`] with the rounding of
+/// `1 + x` corrected by `c = (x − (u − 1))/u`. A vector with any lane outside `[0, 1]`
+/// (or `−0`) is taken lane by lane by `libm::log1pf`. Tested over all 2³² inputs
+/// (`tests/ln.rs`).
+///
+/// ```
+/// use edgegrad::simd::{ln_1p, splat};
+/// assert_eq!(ln_1p(splat(1.0)).to_array()[0], core::f32::consts::LN_2);
+/// assert_eq!(ln_1p(splat(1e-30)).to_array()[0], 1e-30);
+/// ```
+#[inline]
+#[must_use]
+pub fn ln_1p(x: Vector) -> Vector {
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
+    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
+    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
+    const LG4: f32 = f32::from_bits(0x3e78_9e26);
+    let ix = x.to_bits().cast_signed();
+    // [+0, 1]: bits in [0, 0x3f80_0000] as signed integers (negative inputs are below).
+    let in_range = ix.simd_gt(IntVector::splat(-1)) & ix.simd_lt(IntVector::splat(0x3f80_0001));
+    if !in_range.all() {
+        return Vector::new(x.to_array().map(libm::log1pf));
+    }
+    let tiny = ix.simd_lt(IntVector::splat(0x3380_0000)); // x < 2⁻²⁴
+    let large = ix.simd_gt(IntVector::splat(0x3ed4_13cf)); // x ≥ √2 − 1
+    let u = splat(1.0) + x;
+    let iu = u.to_bits() + UintVector::splat(0x3f80_0000 - 0x3f35_04f3);
+    let k_large = (iu >> 23_u32).cast_signed() - IntVector::splat(0x7f);
+    // For x ≤ 1, k ≤ 1: the correction of `libm` for k < 2.
+    let c_large = (x - (u - splat(1.0))) / u;
+    let f_large =
+        Vector::from_bits((iu & UintVector::splat(0x007f_ffff)) + UintVector::splat(0x3f35_04f3))
+            - splat(1.0);
+    let as_float = |m: IntVector| Vector::from_bits(m.cast_unsigned());
+    let k = large & k_large;
+    let c = as_float(large).select(c_large, splat(0.0));
+    let f = as_float(large).select(f_large, x);
+    let s = f / (splat(2.0) + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (splat(LG2) + w * splat(LG4));
+    let t2 = z * (splat(LG1) + w * splat(LG3));
+    let r = t2 + t1;
+    let hfsq = splat(0.5) * f * f;
+    let dk = k.round_float();
+    let y = s * (hfsq + r) + (dk * splat(LN2_LO) + c) - hfsq + f + dk * splat(LN2_HI);
+    as_float(tiny).select(x, y)
 }
 
 #[cfg(test)]

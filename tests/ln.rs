@@ -67,3 +67,53 @@ fn ln_exhaustive_equals_libm() {
     assert_eq!(n, 1 << 32);
     assert_eq!(bad, None, "ln differs from libm::logf");
 }
+
+/// The first input where `simd::ln_1p` differs from `libm::log1pf` in its bits.
+fn first_difference_1p(bits: impl Iterator<Item = u32>) -> Option<f32> {
+    let mut buf = [0.0_f32; LANES];
+    let mut n = 0;
+    let check = |buf: &[f32; LANES], n: usize| {
+        let y = simd::ln_1p(simd::load(buf)).to_array();
+        (0..n)
+            .find(|&i| y[i].to_bits() != libm::log1pf(buf[i]).to_bits())
+            .map(|i| buf[i])
+    };
+    for b in bits {
+        buf[n] = f32::from_bits(b);
+        n += 1;
+        if n == LANES {
+            if let Some(x) = check(&buf, n) {
+                return Some(x);
+            }
+            n = 0;
+        }
+    }
+    check(&buf, n)
+}
+
+#[test]
+fn ln_1p_equals_libm_on_a_dense_sweep() {
+    // Every 257th bit pattern, and [0, 1] (the logistic loss's range) more densely.
+    assert_eq!(first_difference_1p((0..=u32::MAX).step_by(257)), None);
+    assert_eq!(
+        first_difference_1p((0..=1.0_f32.to_bits()).step_by(7)),
+        None
+    );
+    let l = |x: f32| simd::ln_1p(simd::splat(x)).to_array()[0];
+    assert_eq!(l(0.0), 0.0);
+    assert_eq!(l(-0.0).to_bits(), (-0.0_f32).to_bits());
+    assert_eq!(l(-1.0), f32::NEG_INFINITY);
+    assert!(l(-2.0).is_nan() && l(f32::NAN).is_nan());
+    assert_eq!(l(f32::INFINITY), f32::INFINITY);
+}
+
+/// All 2³² inputs: `cargo test --release --test ln -- --ignored`.
+#[test]
+#[ignore]
+fn ln_1p_exhaustive_equals_libm() {
+    assert_eq!(
+        first_difference_1p(0..=u32::MAX),
+        None,
+        "ln_1p differs from libm::log1pf"
+    );
+}

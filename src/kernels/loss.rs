@@ -383,17 +383,26 @@ pub fn logistic_loss(x: f32, positive: bool) -> Result<(f32, f32)> {
             index: 0,
         });
     }
-    let s = if positive { 1.0 } else { -1.0 };
-    let u = s * x;
-    let e = libm::expf(-u.abs());
-    let loss = (-u).max(0.0) + libm::log1pf(e);
+    let sign = if positive { 1.0 } else { -1.0 };
+    let (loss, grad) = logistic_lanes(splat(x), splat(sign));
+    Ok((loss.to_array()[0], grad.to_array()[0]))
+}
+
+/// [`logistic_loss`] of a vector of scores `x` (none NaN) with labels `sign` (`+1`
+/// positive, `−1` negative) lane by lane: `(loss, ∂loss/∂x)`. Negative sampling scores
+/// all of a prediction's words at once with it: one vector `exp` and `ln(1 + ·)`
+/// instead of a scalar call of each per word.
+#[inline]
+pub(crate) fn logistic_lanes(x: Vector, sign: Vector) -> (Vector, Vector) {
+    let u = sign * x;
+    let e = simd::exp(-u.abs());
+    let loss = (-u).fast_max(splat(0.0)) + simd::ln_1p(e);
     // σ(−u) = e/(1+e) for u ≥ 0 and 1/(1+e) for u < 0, with e = exp(−|u|) ≤ 1.
-    let sig_neg = if u >= 0.0 {
-        e / (1.0 + e)
-    } else {
-        1.0 / (1.0 + e)
-    };
-    Ok((loss, -s * sig_neg))
+    let one_plus = splat(1.0) + e;
+    let sig_neg = u
+        .simd_ge(splat(0.0))
+        .select(e / one_plus, splat(1.0) / one_plus);
+    (loss, -sign * sig_neg)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use core::cell::Cell;
 use rand_core::RngCore;
 
 use crate::error::{Error, Result, check_index, check_len_range};
+use crate::kernels::loss::logistic_lanes;
 use crate::kernels::{self as k, Accum};
 use crate::random::{below, uniform01};
-use crate::simd::{self, splat};
+use crate::simd::{self, LANES, splat};
 use crate::vocab::UNK;
 
 use super::model::Word2Vec;
@@ -257,6 +258,14 @@ pub struct Word2VecTrainer<
     words_done: u64,
     sentence: [u16; S],
     negatives: [u16; MAX_NEGATIVES],
+    /// The noise words of the next prediction (read from the table one prediction
+    /// ahead, their output rows prefetched) and the table slots of the one after
+    /// (drawn two ahead, their entries prefetched): the table and the output table are
+    /// megabytes, read at random.
+    next_negatives: [u16; MAX_NEGATIVES],
+    next_slots: [u32; MAX_NEGATIVES],
+    /// How many noise words the pipeline holds (0: not filled yet).
+    pipelined: usize,
     /// The output rows a negative-sampling step updates (target, then distinct noise
     /// words) and the gradient coefficient of each (times its multiplicity).
     out_ids: [u16; MAX_NEGATIVES + 1],
@@ -294,6 +303,9 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
             words_done: 0,
             sentence: [0; S],
             negatives: [0; MAX_NEGATIVES],
+            next_negatives: [0; MAX_NEGATIVES],
+            next_slots: [0; MAX_NEGATIVES],
+            pipelined: 0,
             out_ids: [0; MAX_NEGATIVES + 1],
             out_g: [0.0; MAX_NEGATIVES + 1],
             h: [0.0; D],
@@ -405,6 +417,7 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         self.config = config;
         self.expected_words = expected_words.max(1);
         self.words_done = 0;
+        self.pipelined = 0;
         // Sub-sampling: keep with probability √(t/f) + t/f, f the relative frequency.
         self.keep.fill(0.0);
         let t = f64::from(config.sample);
@@ -560,7 +573,7 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
                 Architecture::SkipGram => {
                     for j in (lo..=hi).filter(|&j| j != i) {
                         let target = self.sentence[j];
-                        let negatives = self.draw_negatives(rng);
+                        let negatives = self.draw_negatives(model, rng);
                         stats.loss +=
                             f64::from(self.step_with(model, &[centre], target, negatives, lr)?);
                         stats.predictions = stats.predictions.saturating_add(1);
@@ -577,7 +590,7 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
                     if c == 0 {
                         continue;
                     }
-                    let negatives = self.draw_negatives(rng);
+                    let negatives = self.draw_negatives(model, rng);
                     stats.loss +=
                         f64::from(self.step_with(model, &context[..c], centre, negatives, lr)?);
                     stats.predictions = stats.predictions.saturating_add(1);
@@ -589,7 +602,14 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
 
     /// Draws the noise words for one prediction into the scratch; returns how many. (A
     /// draw equal to the target is skipped by [`step`](Self::step), as in word2vec.)
-    fn draw_negatives<R: RngCore + ?Sized>(&mut self, rng: &mut R) -> usize {
+    ///
+    /// The draws run two predictions ahead (see `next_slots`): each prediction's noise
+    /// words are still `count` independent draws from the table.
+    fn draw_negatives<R: RngCore + ?Sized>(
+        &mut self,
+        model: &Word2Vec<V, D>,
+        rng: &mut R,
+    ) -> usize {
         let Objective::NegativeSampling(count) = self.config.objective else {
             return 0;
         };
@@ -597,8 +617,30 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
             return 0;
         }
         let count = count.min(MAX_NEGATIVES);
-        for slot in &mut self.negatives[..count] {
-            *slot = self.table[below(rng, TABLE)];
+        let table = &self.table;
+        let entry = |slot: u32| table.get(slot as usize).copied().unwrap_or(UNK);
+        if self.pipelined != count {
+            for word in &mut self.next_negatives[..count] {
+                *word = self.table[below(rng, TABLE)];
+            }
+            for slot in &mut self.next_slots[..count] {
+                *slot = below(rng, TABLE) as u32;
+            }
+            self.pipelined = count;
+        }
+        let (now, next) = (
+            &mut self.negatives[..count],
+            &mut self.next_negatives[..count],
+        );
+        for ((now, next), &slot) in now.iter_mut().zip(next).zip(&self.next_slots) {
+            *now = *next;
+            *next = entry(slot);
+            simd::prefetch(model.output.row(usize::from(*next)));
+        }
+        for slot in &mut self.next_slots[..count] {
+            // TABLE ≤ u32::MAX entries: a u16 table that large is 8 GB.
+            *slot = below(rng, TABLE) as u32;
+            simd::prefetch(core::slice::from_ref(&self.table[*slot as usize]));
         }
         count
     }
@@ -767,39 +809,56 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         negatives: &[u16],
         lr: f32,
     ) -> Result<(f32, usize)> {
-        let mut loss = 0.0_f32;
+        // The distinct words (the target first) with their scores, labels (+1 for the
+        // target, −1 for noise) and how many times each was drawn.
+        const N: usize = 1 + MAX_NEGATIVES;
+        let (mut scores, mut signs, mut times) = ([0.0_f32; N], [0.0_f32; N], [0.0_f32; N]);
         let mut rows = 0;
         for j in 0..=negatives.len() {
-            let (word, positive, multiplicity) = if j == 0 {
-                (target, true, 1)
+            let (word, sign, multiplicity) = if j == 0 {
+                (target, 1.0, 1)
             } else {
                 let (before, rest) = negatives.split_at(j);
                 let word = before[j - 1];
                 if word == target || word == UNK || before[..j - 1].contains(&word) {
                     continue;
                 }
-                (word, false, 1 + rest.iter().filter(|&&n| n == word).count())
+                (word, -1.0, 1 + rest.iter().filter(|&&n| n == word).count())
             };
-            let out = model.output.row(usize::from(word));
-            let score = k::dot(&self.h, out)?;
+            let score = k::dot(&self.h, model.output.row(usize::from(word)))?;
             if !score.is_finite() {
                 let e = non_finite("word2vec score (h·output vector)", usize::from(word) * D);
                 return Err(e);
             }
-            let (l, g) = k::logistic_loss(score, positive)?;
+            self.out_ids[rows] = word;
             // At most 1 + MAX_NEGATIVES: exact in f32.
-            let m = multiplicity as f32;
-            loss += l * m;
-            let g = g * m;
+            (scores[rows], signs[rows], times[rows]) = (score, sign, multiplicity as f32);
+            rows += 1;
+        }
+        // The logistic losses and gradients of all the words at once, a vector at a time.
+        let mut losses = [0.0_f32; N];
+        let chunks = losses[..rows]
+            .chunks_mut(LANES)
+            .zip(self.out_g[..rows].chunks_mut(LANES));
+        for (c, (l, g)) in chunks.enumerate() {
+            let at = c * LANES;
+            let (x, sign) = (&scores[at..], &signs[at..]);
+            let (lv, gv) =
+                logistic_lanes(simd::load_partial(x, 0.0), simd::load_partial(sign, 1.0));
+            let m = simd::load_partial(&times[at..], 0.0);
+            simd::store_partial(lv * m, l);
+            simd::store_partial(gv * m, g);
+        }
+        let mut loss = 0.0_f32;
+        for ((&word, &g), &l) in self.out_ids[..rows].iter().zip(&self.out_g).zip(&losses) {
+            loss += l;
+            let out = model.output.row(usize::from(word));
             if !accumulate_and_check(&mut self.neu1e, out, &self.h, g, -lr * g) {
                 return Err(non_finite(
                     "word2vec updated output vector",
                     usize::from(word) * D,
                 ));
             }
-            self.out_ids[rows] = word;
-            self.out_g[rows] = g;
-            rows += 1;
         }
         Ok((loss, rows))
     }
