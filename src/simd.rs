@@ -283,6 +283,12 @@ pub fn keep_first(len: usize, v: Vector, pad: f32) -> Vector {
         }
         idx
     };
+    if cfg!(edgegrad_size) || LANES == 4 {
+        // Scalar lanes or built for size: a lane at a time, smaller than a vector
+        // compare and blend emulated lane by lane at every call site.
+        let a = v.to_array();
+        return Vector::new(core::array::from_fn(|i| if i < len { a[i] } else { pad }));
+    }
     // `len` ≥ LANES keeps every lane (and must not wrap in the cast).
     let len = len.min(LANES) as i32;
     let keep = IntVector::new(INDEX).simd_lt(IntVector::splat(len));
@@ -898,6 +904,11 @@ pub fn ln(x: Vector) -> Vector {
     const LG2: f32 = f32::from_bits(0x3ecc_ce13);
     const LG3: f32 = f32::from_bits(0x3e91_e9ee);
     const LG4: f32 = f32::from_bits(0x3e78_9e26);
+    if cfg!(edgegrad_size) || LANES == 4 {
+        // Scalar lanes (microcontrollers) or built for size: the same results from the
+        // one out-of-line routine, not a copy of it per lane at every call site.
+        return Vector::new(x.to_array().map(libm::logf));
+    }
     let ix = x.to_bits();
     // Positive normal: bits in [0x0080_0000, 0x7f7f_ffff], which as signed integers
     // excludes every negative input too.
@@ -947,6 +958,11 @@ pub fn ln_1p(x: Vector) -> Vector {
     const LG2: f32 = f32::from_bits(0x3ecc_ce13);
     const LG3: f32 = f32::from_bits(0x3e91_e9ee);
     const LG4: f32 = f32::from_bits(0x3e78_9e26);
+    if cfg!(edgegrad_size) || LANES == 4 {
+        // Scalar lanes (microcontrollers) or built for size: the same results from the
+        // one out-of-line routine, not a copy of it per lane at every call site.
+        return Vector::new(x.to_array().map(libm::log1pf));
+    }
     let ix = x.to_bits().cast_signed();
     // [+0, 1]: bits in [0, 0x3f80_0000] as signed integers (negative inputs are below).
     let in_range = ix.simd_gt(IntVector::splat(-1)) & ix.simd_lt(IntVector::splat(0x3f80_0001));

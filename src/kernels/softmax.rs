@@ -265,10 +265,12 @@ pub(crate) fn in_row<T>(r: Result<T>, row: usize, cols: usize) -> Result<T> {
 /// rows go one at a time, while the row is still in the first-level cache.
 const SHORT_ROW: usize = 4 * LANES;
 
-/// Whether rows of `cols` values take the block path (never when built for size: the
-/// one-row path alone is smaller).
+/// Whether rows of `cols` values take the block path: on hosts (eight or sixteen lanes),
+/// not when built for size. With four scalar lanes (microcontrollers) a horizontal
+/// reduction is three operations and there is no vector logarithm to share, so the
+/// block path would only add flash (4.5 KB on the Cortex-M0).
 pub(crate) fn blocked(cols: usize) -> bool {
-    !cfg!(edgegrad_size) && cols > 0 && cols <= SHORT_ROW
+    !cfg!(edgegrad_size) && LANES >= 8 && cols > 0 && cols <= SHORT_ROW
 }
 
 /// The blocks of a matrix of `rows` rows: `(first row, rows in the block)`.

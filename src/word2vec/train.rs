@@ -258,13 +258,17 @@ pub struct Word2VecTrainer<
     words_done: u64,
     sentence: [u16; S],
     negatives: [u16; MAX_NEGATIVES],
-    /// The noise words of the next prediction (read from the table one prediction
-    /// ahead, their output rows prefetched) and the table slots of the one after
-    /// (drawn two ahead, their entries prefetched): the table and the output table are
-    /// megabytes, read at random.
+    /// On hosts, the noise words of the next prediction (read from the table one
+    /// prediction ahead, their output rows prefetched) and the table slots of the one
+    /// after (drawn two ahead, their entries prefetched): the table and the output
+    /// table are megabytes, read at random. Microcontrollers (four lanes) have neither
+    /// caches to fill nor RAM to spare, and draw each prediction's words when it runs.
+    #[cfg(not(edgegrad_lanes = "4"))]
     next_negatives: [u16; MAX_NEGATIVES],
+    #[cfg(not(edgegrad_lanes = "4"))]
     next_slots: [u32; MAX_NEGATIVES],
     /// How many noise words the pipeline holds (0: not filled yet).
+    #[cfg(not(edgegrad_lanes = "4"))]
     pipelined: usize,
     /// The output rows a negative-sampling step updates (target, then distinct noise
     /// words) and the gradient coefficient of each (times its multiplicity).
@@ -303,8 +307,11 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
             words_done: 0,
             sentence: [0; S],
             negatives: [0; MAX_NEGATIVES],
+            #[cfg(not(edgegrad_lanes = "4"))]
             next_negatives: [0; MAX_NEGATIVES],
+            #[cfg(not(edgegrad_lanes = "4"))]
             next_slots: [0; MAX_NEGATIVES],
+            #[cfg(not(edgegrad_lanes = "4"))]
             pipelined: 0,
             out_ids: [0; MAX_NEGATIVES + 1],
             out_g: [0.0; MAX_NEGATIVES + 1],
@@ -417,7 +424,10 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         self.config = config;
         self.expected_words = expected_words.max(1);
         self.words_done = 0;
-        self.pipelined = 0;
+        #[cfg(not(edgegrad_lanes = "4"))]
+        {
+            self.pipelined = 0;
+        }
         // Sub-sampling: keep with probability √(t/f) + t/f, f the relative frequency.
         self.keep.fill(0.0);
         let t = f64::from(config.sample);
@@ -603,8 +613,8 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
     /// Draws the noise words for one prediction into the scratch; returns how many. (A
     /// draw equal to the target is skipped by [`step`](Self::step), as in word2vec.)
     ///
-    /// The draws run two predictions ahead (see `next_slots`): each prediction's noise
-    /// words are still `count` independent draws from the table.
+    /// On hosts the draws run two predictions ahead (see `next_slots`): each
+    /// prediction's noise words are still `count` independent draws from the table.
     fn draw_negatives<R: RngCore + ?Sized>(
         &mut self,
         model: &Word2Vec<V, D>,
@@ -617,6 +627,27 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
             return 0;
         }
         let count = count.min(MAX_NEGATIVES);
+        #[cfg(edgegrad_lanes = "4")]
+        {
+            let _ = model;
+            for slot in &mut self.negatives[..count] {
+                *slot = self.table[below(rng, TABLE)];
+            }
+            count
+        }
+        #[cfg(not(edgegrad_lanes = "4"))]
+        self.draw_ahead(model, rng, count)
+    }
+
+    /// [`draw_negatives`](Self::draw_negatives) on hosts: the draws run two
+    /// predictions ahead (see `next_slots`).
+    #[cfg(not(edgegrad_lanes = "4"))]
+    fn draw_ahead<R: RngCore + ?Sized>(
+        &mut self,
+        model: &Word2Vec<V, D>,
+        rng: &mut R,
+        count: usize,
+    ) -> usize {
         let table = &self.table;
         let entry = |slot: u32| table.get(slot as usize).copied().unwrap_or(UNK);
         if self.pipelined != count {
@@ -809,21 +840,19 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         negatives: &[u16],
         lr: f32,
     ) -> Result<(f32, usize)> {
-        // The distinct words (the target first) with their scores, labels (+1 for the
-        // target, −1 for noise) and how many times each was drawn.
-        const N: usize = 1 + MAX_NEGATIVES;
-        let (mut scores, mut signs, mut times) = ([0.0_f32; N], [0.0_f32; N], [0.0_f32; N]);
+        // The distinct words, the target first: their scores (in `out_g` until their
+        // gradients replace them). No arrays on the stack: this runs on 2 KB stacks.
         let mut rows = 0;
         for j in 0..=negatives.len() {
-            let (word, sign, multiplicity) = if j == 0 {
-                (target, 1.0, 1)
+            let word = if j == 0 {
+                target
             } else {
-                let (before, rest) = negatives.split_at(j);
+                let (before, _) = negatives.split_at(j);
                 let word = before[j - 1];
                 if word == target || word == UNK || before[..j - 1].contains(&word) {
                     continue;
                 }
-                (word, -1.0, 1 + rest.iter().filter(|&&n| n == word).count())
+                word
             };
             let score = k::dot(&self.h, model.output.row(usize::from(word)))?;
             if !score.is_finite() {
@@ -831,27 +860,46 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
                 return Err(e);
             }
             self.out_ids[rows] = word;
-            // At most 1 + MAX_NEGATIVES: exact in f32.
-            (scores[rows], signs[rows], times[rows]) = (score, sign, multiplicity as f32);
+            self.out_g[rows] = score;
             rows += 1;
         }
-        // The logistic losses and gradients of all the words at once, a vector at a time.
-        let mut losses = [0.0_f32; N];
-        let chunks = losses[..rows]
-            .chunks_mut(LANES)
-            .zip(self.out_g[..rows].chunks_mut(LANES));
-        for (c, (l, g)) in chunks.enumerate() {
-            let at = c * LANES;
-            let (x, sign) = (&scores[at..], &signs[at..]);
-            let (lv, gv) =
-                logistic_lanes(simd::load_partial(x, 0.0), simd::load_partial(sign, 1.0));
-            let m = simd::load_partial(&times[at..], 0.0);
-            simd::store_partial(lv * m, l);
-            simd::store_partial(gv * m, g);
-        }
+        // The logistic losses and gradients of all the words at once, a vector at a
+        // time (label +1 for the target, −1 for noise), each times the number of times
+        // its word was drawn (at most 1 + MAX_NEGATIVES: exact in f32).
         let mut loss = 0.0_f32;
-        for ((&word, &g), &l) in self.out_ids[..rows].iter().zip(&self.out_g).zip(&losses) {
-            loss += l;
+        let (ids, gs) = (&self.out_ids[..rows], &mut self.out_g[..rows]);
+        let times = |r: usize, word: u16| {
+            if r == 0 {
+                1.0
+            } else {
+                negatives.iter().filter(|&&n| n == word).count() as f32
+            }
+        };
+        if LANES == 4 {
+            // Scalar lanes: the scalar kernel, word by word (see `logistic_lanes`).
+            for (r, (&word, out)) in ids.iter().zip(gs.iter_mut()).enumerate() {
+                let (l, g) = k::logistic_loss(*out, r == 0)?;
+                let m = times(r, word);
+                loss += l * m;
+                *out = g * m;
+            }
+        } else {
+            for (c, (ids, gs)) in ids.chunks(LANES).zip(gs.chunks_mut(LANES)).enumerate() {
+                let sign = if c == 0 {
+                    simd::keep_first(1, splat(1.0), -1.0)
+                } else {
+                    splat(-1.0)
+                };
+                let (l, g) = logistic_lanes(simd::load_partial(gs, 0.0), sign);
+                let (l, g) = (l.to_array(), g.to_array());
+                for (lane, (&word, out)) in ids.iter().zip(gs.iter_mut()).enumerate() {
+                    let m = times(c * LANES + lane, word);
+                    loss += l[lane] * m;
+                    *out = g[lane] * m;
+                }
+            }
+        }
+        for (&word, &g) in self.out_ids[..rows].iter().zip(&self.out_g) {
             let out = model.output.row(usize::from(word));
             if !accumulate_and_check(&mut self.neu1e, out, &self.h, g, -lr * g) {
                 return Err(non_finite(
