@@ -898,12 +898,6 @@ pub fn ln_f32(x: f32) -> f32 {
 #[inline]
 #[must_use]
 pub fn ln(x: Vector) -> Vector {
-    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
-    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
-    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
-    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
-    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
-    const LG4: f32 = f32::from_bits(0x3e78_9e26);
     if cfg!(edgegrad_size) || LANES == 4 {
         // Scalar lanes (microcontrollers) or built for size: the same results from the
         // one out-of-line routine, not a copy of it per lane at every call site.
@@ -923,6 +917,21 @@ pub fn ln(x: Vector) -> Vector {
     let k = (ix >> 23_u32).cast_signed() - IntVector::splat(0x7f);
     let ix = (ix & UintVector::splat(0x007f_ffff)) + UintVector::splat(0x3f35_04f3);
     let f = Vector::from_bits(ix) - splat(1.0);
+    // libm adds `dk·LN2_LO` alone; `+ 0` changes no value (`dk·LN2_LO` is never −0).
+    log_reduced(f, k, splat(0.0))
+}
+
+/// `ln(2ᵏ·(1 + f)) + c` for `1 + f ∈ [√½, √2)`, the last steps of [`ln`] and [`ln_1p`]
+/// in `libm`'s order: `s = f/(2 + f)`, `R(s²)` of degree 8 by two interleaved halves,
+/// then `s·(f²/2 + R) + (k·ln2_lo + c) − f²/2 + f + k·ln2_hi`.
+#[inline(always)]
+fn log_reduced(f: Vector, k: IntVector, c: Vector) -> Vector {
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
+    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
+    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
+    const LG4: f32 = f32::from_bits(0x3e78_9e26);
     let s = f / (splat(2.0) + f);
     let z = s * s;
     let w = z * z;
@@ -931,7 +940,7 @@ pub fn ln(x: Vector) -> Vector {
     let r = t2 + t1;
     let hfsq = splat(0.5) * f * f;
     let dk = k.round_float();
-    s * (hfsq + r) + dk * splat(LN2_LO) - hfsq + f + dk * splat(LN2_HI)
+    s * (hfsq + r) + (dk * splat(LN2_LO) + c) - hfsq + f + dk * splat(LN2_HI)
 }
 
 /// `ln(1 + x)` lane by lane, bit for bit `libm::log1pf` for every input.
@@ -952,12 +961,6 @@ pub fn ln(x: Vector) -> Vector {
 #[inline]
 #[must_use]
 pub fn ln_1p(x: Vector) -> Vector {
-    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
-    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
-    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
-    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
-    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
-    const LG4: f32 = f32::from_bits(0x3e78_9e26);
     if cfg!(edgegrad_size) || LANES == 4 {
         // Scalar lanes (microcontrollers) or built for size: the same results from the
         // one out-of-line routine, not a copy of it per lane at every call site.
@@ -983,16 +986,7 @@ pub fn ln_1p(x: Vector) -> Vector {
     let k = large & k_large;
     let c = as_float(large).select(c_large, splat(0.0));
     let f = as_float(large).select(f_large, x);
-    let s = f / (splat(2.0) + f);
-    let z = s * s;
-    let w = z * z;
-    let t1 = w * (splat(LG2) + w * splat(LG4));
-    let t2 = z * (splat(LG1) + w * splat(LG3));
-    let r = t2 + t1;
-    let hfsq = splat(0.5) * f * f;
-    let dk = k.round_float();
-    let y = s * (hfsq + r) + (dk * splat(LN2_LO) + c) - hfsq + f + dk * splat(LN2_HI);
-    as_float(tiny).select(x, y)
+    as_float(tiny).select(x, log_reduced(f, k, c))
 }
 
 #[cfg(test)]

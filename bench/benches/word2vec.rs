@@ -55,18 +55,6 @@ fn bench_mode<const V: usize, const D: usize>(
         sample: 1e-3,
         lr: 0.025,
     };
-    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
-    let mut model = Box::new(Word2Vec::<V, D>::ZERO);
-    model.init(&mut rng);
-    let mut trainer = Box::new(Word2VecTrainer::<V, D, 1_000_000>::ZERO);
-    trainer.init(config, vocab.counts(), u64::MAX / 2).unwrap();
-    let mut effective = 0;
-    for s in &sents {
-        effective += trainer
-            .train_sentence(&mut model, s, &mut rng)
-            .unwrap()
-            .effective_words;
-    }
     let name = match (architecture, objective) {
         (Architecture::SkipGram, Objective::NegativeSampling(_)) => {
             format!("skipgram_ns/V{V}_D{D}")
@@ -75,12 +63,37 @@ fn bench_mode<const V: usize, const D: usize>(
         (Architecture::SkipGram, Objective::Softmax) => format!("skipgram_softmax/V{V}_D{D}"),
         (Architecture::Cbow, Objective::Softmax) => format!("cbow_softmax/V{V}_D{D}"),
     };
-    eprintln!("{name}: {effective} effective words per iteration");
-    let mut g = c.benchmark_group("word2vec");
+    time_training::<V, D>(c, "word2vec", &name, config, vocab.counts(), &sents);
+}
+
+/// Times training on `sents` (once through per iteration) from a fresh model, after
+/// one untimed pass that counts the effective words (the throughput's unit).
+fn time_training<const V: usize, const D: usize>(
+    c: &mut Criterion,
+    group: &str,
+    name: &str,
+    config: Word2VecConfig,
+    counts: &[u64],
+    sents: &[Vec<u16>],
+) {
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+    let mut model = Box::new(Word2Vec::<V, D>::ZERO);
+    model.init(&mut rng);
+    let mut trainer = Box::new(Word2VecTrainer::<V, D, 1_000_000>::ZERO);
+    trainer.init(config, counts, u64::MAX / 2).unwrap();
+    let mut effective = 0;
+    for s in sents {
+        effective += trainer
+            .train_sentence(&mut model, s, &mut rng)
+            .unwrap()
+            .effective_words;
+    }
+    eprintln!("{group}/{name}: {effective} effective words per iteration");
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(effective));
     g.bench_function(name, |b| {
         b.iter(|| {
-            for s in &sents {
+            for s in sents {
                 trainer.train_sentence(&mut model, s, &mut rng).unwrap();
             }
         })
@@ -155,33 +168,11 @@ fn bench_realistic<const D: usize>(c: &mut Criterion, text: &str, architecture: 
         sample: 1e-3,
         lr: 0.025,
     };
-    let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
-    let mut model = Box::new(Word2Vec::<V, D>::ZERO);
-    model.init(&mut rng);
-    let mut trainer = Box::new(Word2VecTrainer::<V, D, 1_000_000>::ZERO);
-    trainer.init(config, vocab.counts(), u64::MAX / 2).unwrap();
-    let mut effective = 0;
-    for s in &sents {
-        effective += trainer
-            .train_sentence(&mut model, s, &mut rng)
-            .unwrap()
-            .effective_words;
-    }
     let name = match architecture {
         Architecture::SkipGram => format!("skipgram_ns/D{D}"),
         Architecture::Cbow => format!("cbow_ns/D{D}"),
     };
-    eprintln!("word2vec_16k/{name}: {effective} effective words per iteration");
-    let mut g = c.benchmark_group("word2vec_16k");
-    g.throughput(Throughput::Elements(effective));
-    g.bench_function(name, |b| {
-        b.iter(|| {
-            for s in &sents {
-                trainer.train_sentence(&mut model, s, &mut rng).unwrap();
-            }
-        })
-    });
-    g.finish();
+    time_training::<V, D>(c, "word2vec_16k", &name, config, vocab.counts(), &sents);
 }
 
 fn benches(c: &mut Criterion) {

@@ -134,20 +134,22 @@ pub fn cross_entropy_batch<T: Copy + Into<usize>>(
     if blocked(cols) {
         return cross_entropy_blocks(logits, targets, ignore_index, grad, scale);
     }
-    cross_entropy_each_row(logits, targets, ignore_index, grad, scale)
+    cross_entropy_each_row(logits, targets, ignore_index, grad, (scale, 0.0), 0)
 }
 
 /// [`cross_entropy_batch`] one row at a time, each counted row's gradient scaled by
-/// `scale`. Targets are checked by the caller.
+/// `scale` and its loss times `scale` added to `total`, which is returned. Errors name
+/// flat indices as if the rows started at row `first` (a block of a larger batch).
+/// Targets are checked by the caller.
 fn cross_entropy_each_row<T: Copy + Into<usize>>(
     logits: MatRef<'_>,
     targets: &[T],
     ignore_index: Option<usize>,
     mut grad: MatMut<'_>,
-    scale: f32,
+    (scale, mut total): (f32, f32),
+    first: usize,
 ) -> Result<f32> {
     let cols = logits.cols();
-    let mut total = 0.0;
     for (r, ((z, g), &t)) in logits
         .row_iter()
         .zip(grad.row_iter_mut())
@@ -160,7 +162,7 @@ fn cross_entropy_each_row<T: Copy + Into<usize>>(
         } else {
             // Each row's loss divided by n before it is added: the mean of losses that
             // are each finite cannot overflow.
-            total += in_row(cross_entropy_row(z, t, g, scale), r, cols)? * scale;
+            total += in_row(cross_entropy_row(z, t, g, scale), first + r, cols)? * scale;
         }
     }
     Ok(total)
@@ -201,15 +203,8 @@ fn cross_entropy_blocks<T: Copy + Into<usize>>(
         let Some(m) = checked else {
             // A row with a NaN, `+inf`, a loss that overflows or every class masked:
             // the rows one by one, which report the error at its row.
-            for (r, (z, g)) in zb.row_iter().zip(gb.row_iter_mut()).enumerate() {
-                match target(r) {
-                    Some(t) => {
-                        let loss = cross_entropy_row(z, t, g, scale);
-                        total += in_row(loss, first + r, cols)? * scale;
-                    }
-                    None => g.fill(0.0),
-                }
-            }
+            let ts = ts.get(..n).unwrap_or(ts);
+            total = cross_entropy_each_row(zb, ts, ignore_index, gb, (scale, total), first)?;
             continue;
         };
         let s = block_exp(gb.rb_mut(), Some(zb), m);
@@ -503,7 +498,8 @@ mod tests {
                             &targets[..rows],
                             ignore,
                             MatMut::new(&mut g2[..rows * cols], rows, cols).unwrap(),
-                            0.25,
+                            (0.25, 0.0),
+                            0,
                         );
                         assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
                         assert!(g1.iter().zip(&g2).all(|(p, q)| p.to_bits() == q.to_bits()));
