@@ -506,6 +506,12 @@ mod avx512 {
 /// 64-byte line); a no-op where safe Rust has no prefetch instruction (everywhere but
 /// x86-64). word2vec's training reads rows from all over tables of megabytes and
 /// prefetches the next prediction's while it computes the current one.
+///
+/// ```
+/// let row = [0.5_f32; 64];
+/// edgegrad::simd::prefetch(&row); // a hint: nothing observable changes
+/// assert_eq!(row[63], 0.5);
+/// ```
 #[inline(always)]
 pub fn prefetch<T>(values: &[T]) {
     #[cfg(target_arch = "x86_64")]
