@@ -4,12 +4,22 @@ use edgegrad::simd::{self, LANES};
 /// Runs `simd::ln` on the bit patterns, a vector at a time, and returns the first input
 /// whose result differs from `libm::logf`'s in its bits, and how many were compared.
 fn first_difference(bits: impl Iterator<Item = u32>) -> (Option<f32>, u64) {
+    compare(bits, simd::ln, libm::logf)
+}
+
+/// The first input where `vector` differs from `scalar` in its bits, and how many
+/// inputs were compared.
+fn compare(
+    bits: impl Iterator<Item = u32>,
+    vector: fn(simd::Vector) -> simd::Vector,
+    scalar: fn(f32) -> f32,
+) -> (Option<f32>, u64) {
     let mut buf = [0.0_f32; LANES];
     let (mut n, mut count) = (0, 0_u64);
     let check = |buf: &[f32; LANES], n: usize| {
-        let y = simd::ln(simd::load(buf)).to_array();
+        let y = vector(simd::load(buf)).to_array();
         (0..n)
-            .find(|&i| y[i].to_bits() != libm::logf(buf[i]).to_bits())
+            .find(|&i| y[i].to_bits() != scalar(buf[i]).to_bits())
             .map(|i| buf[i])
     };
     for b in bits {
@@ -70,25 +80,7 @@ fn ln_exhaustive_equals_libm() {
 
 /// The first input where `simd::ln_1p` differs from `libm::log1pf` in its bits.
 fn first_difference_1p(bits: impl Iterator<Item = u32>) -> Option<f32> {
-    let mut buf = [0.0_f32; LANES];
-    let mut n = 0;
-    let check = |buf: &[f32; LANES], n: usize| {
-        let y = simd::ln_1p(simd::load(buf)).to_array();
-        (0..n)
-            .find(|&i| y[i].to_bits() != libm::log1pf(buf[i]).to_bits())
-            .map(|i| buf[i])
-    };
-    for b in bits {
-        buf[n] = f32::from_bits(b);
-        n += 1;
-        if n == LANES {
-            if let Some(x) = check(&buf, n) {
-                return Some(x);
-            }
-            n = 0;
-        }
-    }
-    check(&buf, n)
+    compare(bits, simd::ln_1p, libm::log1pf).0
 }
 
 #[test]

@@ -671,7 +671,9 @@ impl<const V: usize, const D: usize, const TABLE: usize, const S: usize>
         for slot in &mut self.next_slots[..count] {
             // TABLE ≤ u32::MAX entries: a u16 table that large is 8 GB.
             *slot = below(rng, TABLE) as u32;
-            simd::prefetch(core::slice::from_ref(&self.table[*slot as usize]));
+            if let Some(entry) = self.table.get(*slot as usize) {
+                simd::prefetch(core::slice::from_ref(entry));
+            }
         }
         count
     }
