@@ -59,6 +59,38 @@ fn max_position_does_not_matter() {
     }
 }
 
+/// Values whose running sum is NaN or infinite without any NaN among them (`+inf`
+/// meeting `-inf`, finite values overflowing): the maximum is still exact, and a NaN
+/// anywhere among them still gives NaN.
+#[test]
+fn max_of_values_whose_sum_is_not_finite() {
+    let reference = |x: &[f32]| x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for n in 2..=40 {
+        for i in 0..n {
+            for j in (0..n).filter(|&j| j != i) {
+                let mut x = vec![-1.0_f32; n];
+                x[i] = f32::INFINITY;
+                x[j] = f32::NEG_INFINITY;
+                assert_eq!(k::max(&x), f32::INFINITY, "+inf at {i}, -inf at {j} of {n}");
+                assert_eq!(k::max_abs(&x), f32::INFINITY);
+                x[(i + 1) % n] = f32::NAN;
+                assert!(k::max(&x).is_nan() && k::max_abs(&x).is_nan());
+            }
+        }
+        let x: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 3 == 0 {
+                    -f32::MAX
+                } else {
+                    f32::MAX * 0.75
+                }
+            })
+            .collect();
+        assert_eq!(k::max(&x), reference(&x), "overflowing sums, {n}");
+        assert_eq!(k::max_abs(&x), f32::MAX);
+    }
+}
+
 #[test]
 fn reductions_on_adversarial_values() {
     assert_eq!(k::sum(&[]), 0.0);

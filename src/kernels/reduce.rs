@@ -1,7 +1,7 @@
 //! Reductions: sum, maximum, dot product, squared norm and norms.
 
 use crate::error::{Error, Result, check_len};
-use crate::simd::{self, Vector, splat};
+use crate::simd::{self, LANES, Vector, splat};
 
 /// `Σᵢ xᵢ` (0 for an empty slice). Finite inputs never give NaN, and `±inf` only when
 /// the sum itself is beyond `f32`'s range: when a partial sum overflows, the sum is
@@ -79,12 +79,38 @@ pub fn check_finite(what: &'static str, x: &[f32]) -> Result<()> {
 /// is, on every target.
 #[inline(always)]
 fn max_with_nan<const ABS: bool>(x: &[f32], init: f32) -> f32 {
+    if LANES == 4 {
+        return max_scalar_lanes::<ABS>(x, init);
+    }
     let (m, nan) = max_lanes::<ABS>(x, init);
     if nan.to_bitmask() != 0 {
         f32::NAN
     } else {
         simd::hmax(m)
     }
+}
+
+/// [`max_with_nan`] on scalar lanes (microcontrollers), where a NaN test per element
+/// is a compare, a transfer of the FPU's flags and a select: a running sum of the
+/// elements (one add) is NaN whenever an element is, and only when it is NaN (or when
+/// `+inf` meets `-inf` or an overflowed sum) are the elements tested one by one.
+#[inline(always)]
+fn max_scalar_lanes<const ABS: bool>(x: &[f32], init: f32) -> f32 {
+    let pad = if ABS { 0.0 } else { f32::NEG_INFINITY };
+    let (m, witness) = simd::reduce(
+        [x],
+        [pad],
+        (splat(init), splat(0.0)),
+        |(m, s), [v]| {
+            let v = if ABS { v.abs() } else { v };
+            (m.fast_max(v), s + v)
+        },
+        |(m1, s1), (m2, s2)| (m1.fast_max(m2), s1 + s2),
+    );
+    if simd::hsum(witness).is_nan() && x.iter().any(|v| v.is_nan()) {
+        return f32::NAN;
+    }
+    simd::hmax(m)
 }
 
 /// [`max_with_nan`] before its horizontal reduction: the lane-wise maxima and a mask of

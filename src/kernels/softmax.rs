@@ -48,9 +48,26 @@ fn exp_shifted_lanes(io: &mut [f32], x: Option<&[f32]>, m: f32) -> Vector {
         }
         return simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b);
     }
+    // Inlined at its four call sites in `update_reduce`: out of line, every vector
+    // would go through the stack on the way in and out (on scalar lanes, four stores
+    // and four loads each way).
     match x {
-        Some(x) => simd::update_reduce(io, [x], 0.0, |_, [v]| simd::exp(v - mv), |a, b| a + b),
-        None => simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b),
+        Some(x) => simd::update_reduce(
+            io,
+            [x],
+            0.0,
+            #[inline(always)]
+            |_, [v]| simd::exp(v - mv),
+            |a, b| a + b,
+        ),
+        None => simd::update_reduce(
+            io,
+            [],
+            0.0,
+            #[inline(always)]
+            |v, []| simd::exp(v - mv),
+            |a, b| a + b,
+        ),
     }
 }
 

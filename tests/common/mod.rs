@@ -35,6 +35,28 @@ impl Rng {
     }
 }
 
+/// Runs `f` over all 2³² bit patterns, split into one contiguous range per available
+/// core, and returns the ranges' results in order (the exhaustive accuracy tests).
+pub fn over_all_bits<T: Send>(f: impl Fn(std::ops::RangeInclusive<u32>) -> T + Sync) -> Vec<T> {
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(16)) as u64;
+    let step = (1_u64 << 32) / parts;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parts)
+            .map(|i| {
+                let lo = (i * step) as u32;
+                let hi = if i + 1 == parts {
+                    u32::MAX
+                } else {
+                    ((i + 1) * step - 1) as u32
+                };
+                let f = &f;
+                scope.spawn(move || f(lo..=hi))
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    })
+}
+
 /// Distance in units in the last place between two finite-or-infinite `f32` of the
 /// same sign (0 for equal values, including both NaN).
 pub fn ulps(a: f32, b: f32) -> u64 {
