@@ -531,6 +531,16 @@ fn row_wise_kernels_write_only_the_rows_before_a_failure() {
             &[&grad],
             true,
         );
+        let r = k::cross_entropy_batch_loss(xv, &targets, ignore);
+        verdict(
+            "cross_entropy_batch_loss",
+            g,
+            &r,
+            &[*r.as_ref().unwrap_or(&0.0)],
+            &[],
+            &[],
+            true,
+        );
         let (gamma, beta) = (g.vec(n), g.vec(n));
         let mut stats = vec![[0.0_f32; 2]; g.len_near(rows)];
         let mut y = y0.clone();

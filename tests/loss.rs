@@ -312,3 +312,102 @@ fn loss_without_gradient_agrees_with_the_fused_kernel_on_masks() {
         assert_eq!(fused, f32::INFINITY);
     }
 }
+
+/// The batched loss without a gradient: each row's loss is `cross_entropy_loss`'s, added
+/// times `1/n` in row order (bit for bit, on the block path and the row path alike),
+/// close to the fused kernel's; errors name the same flat index.
+#[test]
+fn batch_loss_without_gradient() {
+    let mut rng = Rng::new(31);
+    for cols in [1, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 100] {
+        for rows in [1, 2, 7, 8, 9, 16, 17, 37] {
+            let mut z: Vec<f32> = (0..rows * cols).map(|_| rng.normal() * 3.0).collect();
+            let ignore = cols;
+            let targets: Vec<u16> = (0..rows)
+                .map(|r| {
+                    if r % 4 == 3 {
+                        ignore as u16
+                    } else {
+                        rng.below(cols) as u16
+                    }
+                })
+                .collect();
+            // Masked classes other than the target.
+            for (r, &t) in targets.iter().enumerate() {
+                let c = rng.below(cols);
+                if c != usize::from(t) {
+                    z[r * cols + c] = f32::NEG_INFINITY;
+                }
+            }
+            let zm = MatRef::new(&z, rows, cols).unwrap();
+            let loss = k::cross_entropy_batch_loss(zm, &targets, Some(ignore)).unwrap();
+            let counted: Vec<usize> = (0..rows)
+                .filter(|&r| targets[r] as usize != ignore)
+                .collect();
+            let scale = 1.0 / counted.len().max(1) as f32;
+            let mut want = 0.0_f32;
+            for &r in &counted {
+                let row = &z[r * cols..(r + 1) * cols];
+                want += k::cross_entropy_loss(row, usize::from(targets[r])).unwrap() * scale;
+            }
+            assert_eq!(loss.to_bits(), want.to_bits(), "{rows} × {cols}");
+            let mut g = vec![0.0; rows * cols];
+            let fused = k::cross_entropy_batch(
+                zm,
+                &targets,
+                Some(ignore),
+                MatMut::new(&mut g, rows, cols).unwrap(),
+            )
+            .unwrap();
+            assert!((loss - fused).abs() <= 8.0 * f32::EPSILON * (1.0 + fused.abs()));
+            // A NaN anywhere: the same flat index as the fused kernel reports.
+            let at = rng.below(rows * cols);
+            let mut bad = z.clone();
+            bad[at] = f32::NAN;
+            let bm = MatRef::new(&bad, rows, cols).unwrap();
+            let e = k::cross_entropy_batch_loss(bm, &targets, Some(ignore));
+            let ef = k::cross_entropy_batch(
+                bm,
+                &targets,
+                Some(ignore),
+                MatMut::new(&mut g, rows, cols).unwrap(),
+            );
+            let index = |e: Result<f32, Error>| match e {
+                Err(Error::NonFinite { index, .. }) => Some(index),
+                _ => None,
+            };
+            if targets[at / cols] as usize == ignore {
+                // An ignored row is not read by either.
+                assert!(e.is_ok() && ef.is_ok(), "{rows} × {cols}, NaN at {at}");
+            } else {
+                assert_eq!(index(e), Some(at), "{rows} × {cols}, NaN at {at}");
+                assert_eq!(index(ef), Some(at));
+            }
+        }
+    }
+    let z = [0.0_f32, f32::NEG_INFINITY, f32::MAX, -f32::MAX];
+    let zm = MatRef::new(&z, 2, 2).unwrap();
+    // A masked target: infinite loss, as the fused kernel gives.
+    assert_eq!(
+        k::cross_entropy_batch_loss(zm.rows_range(0, 1).unwrap(), &[1_u8], None),
+        Ok(f32::INFINITY)
+    );
+    // A loss beyond f32's range, an out-of-range target, a target per row.
+    assert!(matches!(
+        k::cross_entropy_batch_loss(zm.rows_range(1, 1).unwrap(), &[1_u8], None),
+        Err(Error::NonFinite { .. })
+    ));
+    assert_eq!(
+        k::cross_entropy_batch_loss(zm, &[0_u8, 2], None),
+        Err(Error::IndexOutOfRange {
+            what: "cross_entropy_batch_loss target",
+            index: 2,
+            len: 2
+        })
+    );
+    assert!(k::cross_entropy_batch_loss(zm, &[0_u8], None).is_err());
+    assert_eq!(
+        k::cross_entropy_batch_loss(zm, &[5_u8, 5], Some(5)),
+        Ok(0.0)
+    );
+}

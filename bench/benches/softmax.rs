@@ -137,7 +137,7 @@ fn bench_short_rows(c: &mut Criterion) {
     const ROWS: usize = 256;
     type Matrix = fn(&[f32], usize, &mut [f32], &[u16]);
     type Row = fn(&[f32], &mut [f32], u16);
-    let cases: [(&str, Matrix, Row, Row); 3] = [
+    let cases: [(&str, Matrix, Row, Row); 4] = [
         (
             "softmax_rows",
             |x, cols, y, _| {
@@ -168,6 +168,15 @@ fn bench_short_rows(c: &mut Criterion) {
             |x, y, t| {
                 black_box(scalar::cross_entropy(x, usize::from(t), y));
             },
+        ),
+        (
+            "cross_entropy_batch_loss",
+            |x, cols, _, t| {
+                let x = MatRef::new(x, ROWS, cols).unwrap();
+                black_box(k::cross_entropy_batch_loss(x, t, None).unwrap());
+            },
+            |x, y, t| y[0] = k::cross_entropy_loss(x, usize::from(t)).unwrap(),
+            |x, y, t| y[0] = scalar::logsumexp(x) - x[usize::from(t)],
         ),
     ];
     for (name, matrix, row, slow) in cases {

@@ -4,8 +4,8 @@
 use crate::error::{Error, Result, check_index, check_len, check_same_shape};
 use crate::kernels::reduce::sum;
 use crate::kernels::softmax::{
-    block_exp, block_max, block_scale, blocked, checked_max, exp_shifted, in_row, logsumexp,
-    row_blocks, softmax_into,
+    block_exp, block_logsumexp, block_max, block_scale, blocked, checked_max, exp_shifted, in_row,
+    logsumexp, row_blocks, softmax_into,
 };
 use crate::kernels::view::{MatMut, MatRef};
 use crate::simd::{self, LANES, Vector, splat};
@@ -77,17 +77,140 @@ pub fn cross_entropy(z: &[f32], target: usize, grad: &mut [f32]) -> Result<f32> 
 /// ```
 pub fn cross_entropy_loss(z: &[f32], target: usize) -> Result<f32> {
     check_index("cross_entropy target", target, z.len())?;
-    let lse = logsumexp(z)?;
+    loss_from_lse(logsumexp(z)?, z[target])
+}
+
+/// `lse − z_t`, the loss of a row whose log-sum-exp is `lse` and target logit `z_t`.
+fn loss_from_lse(lse: f32, zt: f32) -> Result<f32> {
     // A masked target (or a fully masked row) has probability 0: infinite loss, as in
     // the fused `cross_entropy`, never `-inf - (-inf)`.
-    if z[target] == f32::NEG_INFINITY {
+    if zt == f32::NEG_INFINITY {
         return Ok(f32::INFINITY);
     }
-    let loss = lse - z[target];
+    let loss = lse - zt;
     if !loss.is_finite() {
         return Err(overflow());
     }
     Ok(loss)
+}
+
+/// The number of rows a batch counts (those whose target is not `ignore_index`), after
+/// checking one target per row and every counted one against `cols`.
+fn counted_rows<T: Copy + Into<usize>>(
+    (what_len, what_index): (&'static str, &'static str),
+    targets: &[T],
+    rows: usize,
+    cols: usize,
+    ignore_index: Option<usize>,
+) -> Result<usize> {
+    check_len(what_len, rows, targets.len())?;
+    let mut counted = 0_usize;
+    for &t in targets {
+        let t = t.into();
+        if Some(t) != ignore_index {
+            check_index(what_index, t, cols)?;
+            counted += 1;
+        }
+    }
+    Ok(counted)
+}
+
+/// Mean cross-entropy over a batch without the gradient: [`cross_entropy_batch`]'s
+/// loss for evaluation, `(1/n)·Σᵢ (logsumexp(logitsᵢ) − logitsᵢ[tᵢ])` over the `n` rows
+/// whose target is not `ignore_index` (`0` when there are none).
+///
+/// Each row's loss is [`cross_entropy_loss`]'s bit for bit (it is added times `1/n`,
+/// in row order), and the errors are those of [`cross_entropy_batch`], with the flat
+/// index of a NaN or `+inf` logit. On hosts, rows of at most `4·LANES` values go a
+/// block of [`LANES`] rows at a time, like [`logsumexp_rows`](crate::kernels::logsumexp_rows).
+///
+/// ```
+/// use edgegrad::{MatRef, kernels::cross_entropy_batch_loss};
+/// let logits = [0.0, 0.0, /* padding row: */ 9.0, 9.0];
+/// let loss = cross_entropy_batch_loss(MatRef::new(&logits, 2, 2)?, &[1_u16, 0], Some(0))?;
+/// assert_eq!(loss, core::f32::consts::LN_2);
+/// # Ok::<(), edgegrad::Error>(())
+/// ```
+pub fn cross_entropy_batch_loss<T: Copy + Into<usize>>(
+    logits: MatRef<'_>,
+    targets: &[T],
+    ignore_index: Option<usize>,
+) -> Result<f32> {
+    let cols = logits.cols();
+    let what = (
+        "cross_entropy_batch_loss targets",
+        "cross_entropy_batch_loss target",
+    );
+    let counted = counted_rows(what, targets, logits.rows(), cols, ignore_index)?;
+    if counted == 0 {
+        return Ok(0.0);
+    }
+    let scale = 1.0 / counted as f32;
+    let mut total = 0.0;
+    // Row `r`'s loss from its log-sum-exp, errors at their flat index.
+    let row_loss = |lse: f32, z: &[f32], r: usize, t: usize| {
+        in_row(
+            loss_from_lse(lse, z.get(t).copied().unwrap_or(f32::NEG_INFINITY)),
+            r,
+            cols,
+        )
+    };
+    let counted_target = |r: usize| {
+        targets
+            .get(r)
+            .map(|&t| t.into())
+            .filter(|&t| Some(t) != ignore_index)
+    };
+    if blocked(cols) {
+        for (first, n) in row_blocks(logits.rows()) {
+            let zb = logits.rows_range(first, n)?;
+            // The target logit of each counted row (0 for the others) and which rows
+            // are counted, lane `r` and bit `r` for row `r`.
+            let (mut zt, mut counted_lanes) = ([0.0_f32; LANES], 0_u32);
+            for (r, (z, o)) in zb.row_iter().zip(&mut zt).enumerate() {
+                if let Some(&v) = counted_target(first + r).and_then(|t| z.get(t)) {
+                    *o = v;
+                    counted_lanes |= 1 << r;
+                }
+            }
+            if let Some(lse) = block_logsumexp(zb) {
+                let losses = lse - Vector::new(zt);
+                // `0·loss` is ±0 exactly when the loss is finite: then the block's
+                // losses are added as they are; a masked target or an overflow goes
+                // row by row.
+                let finite = (losses * splat(0.0)).simd_eq(splat(0.0)).to_bitmask();
+                if finite & counted_lanes == counted_lanes {
+                    for (r, l) in losses.to_array().into_iter().enumerate() {
+                        if counted_lanes & (1 << r) != 0 {
+                            total += l * scale;
+                        }
+                    }
+                    continue;
+                }
+                let lse = lse.to_array();
+                for (r, z) in zb.row_iter().enumerate() {
+                    if let Some(t) = counted_target(first + r) {
+                        let l = lse.get(r).copied().unwrap_or(f32::NAN);
+                        total += row_loss(l, z, first + r, t)? * scale;
+                    }
+                }
+                continue;
+            }
+            for (r, z) in zb.row_iter().enumerate() {
+                if let Some(t) = counted_target(first + r) {
+                    let l = in_row(logsumexp(z), first + r, cols)?;
+                    total += row_loss(l, z, first + r, t)? * scale;
+                }
+            }
+        }
+    } else {
+        for (r, z) in logits.row_iter().enumerate() {
+            if let Some(t) = counted_target(r) {
+                total += row_loss(in_row(logsumexp(z), r, cols)?, z, r, t)? * scale;
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// Mean cross-entropy over a batch: row `i` of `logits` (`N × C`) against class
@@ -116,15 +239,8 @@ pub fn cross_entropy_batch<T: Copy + Into<usize>>(
     mut grad: MatMut<'_>,
 ) -> Result<f32> {
     check_same_shape("cross_entropy_batch grad", logits.shape(), grad.shape())?;
-    check_len("cross_entropy_batch targets", logits.rows(), targets.len())?;
-    let mut counted = 0_usize;
-    for &t in targets {
-        let t = t.into();
-        if Some(t) != ignore_index {
-            check_index("cross_entropy_batch target", t, logits.cols())?;
-            counted += 1;
-        }
-    }
+    let what = ("cross_entropy_batch targets", "cross_entropy_batch target");
+    let counted = counted_rows(what, targets, logits.rows(), logits.cols(), ignore_index)?;
     if counted == 0 {
         grad.fill(0.0);
         return Ok(0.0);

@@ -12,7 +12,7 @@
 //! | [`softmax`](mod@softmax) | [`softmax()`], [`softmax_in_place`], [`log_softmax`], [`logsumexp`], [`softmax_backward`], [`softmax_backward_in_place`], [`log_softmax_backward`], and `_rows` variants |
 //! | [`norm`](mod@norm) | [`layer_norm`], [`layer_norm_backward`], and `_rows` variants |
 //! | [`activation`] | [`gelu`], [`gelu_in_place`], [`gelu_backward`], [`gelu_backward_in_place`] (GPT-2's tanh approximation) |
-//! | [`loss`] | [`cross_entropy`], [`cross_entropy_loss`], [`cross_entropy_batch`], [`cross_entropy_soft`], [`cross_entropy_probs`], [`logistic_loss`] |
+//! | [`loss`] | [`cross_entropy`], [`cross_entropy_loss`], [`cross_entropy_batch`], [`cross_entropy_batch_loss`], [`cross_entropy_soft`], [`cross_entropy_probs`], [`logistic_loss`] |
 //! | [`matmul`](mod@matmul) | [`gemm`], [`matmul()`], [`matmul_nt`], [`matmul_tn`], [`matvec`], [`vecmat`], [`add_bias`], [`col_sum`] |
 //! | [`optim`] | [`sgd`], [`sgd_momentum`], [`Adam`], [`clip_grad_norm`], [`zero_grads`], [`accumulate`] |
 
@@ -29,8 +29,8 @@ pub(crate) mod view;
 pub use activation::{gelu, gelu_backward, gelu_backward_in_place, gelu_in_place};
 pub use elementwise::{add, add_assign, axpy, exp, fill, mul, mul_assign, scale};
 pub use loss::{
-    cross_entropy, cross_entropy_batch, cross_entropy_loss, cross_entropy_probs,
-    cross_entropy_soft, logistic_loss,
+    cross_entropy, cross_entropy_batch, cross_entropy_batch_loss, cross_entropy_loss,
+    cross_entropy_probs, cross_entropy_soft, logistic_loss,
 };
 pub use matmul::{
     Accum, Trans, add_bias, col_sum, gemm, matmul, matmul_nt, matmul_tn, matvec, vecmat,

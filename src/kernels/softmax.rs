@@ -332,6 +332,12 @@ fn block_sums(x: MatRef<'_>, m: Vector) -> Vector {
     simd::keep_first(x.rows(), sums, 1.0)
 }
 
+/// The log-sum-exp of a block's rows (lane `r` for row `r`), bit for bit
+/// [`logsumexp`]'s, if [`block_max`] finds every row finite and not fully masked.
+pub(crate) fn block_logsumexp(x: MatRef<'_>) -> Option<Vector> {
+    block_max(x).map(|m| m + simd::ln(block_sums(x, m)))
+}
+
 /// [`block_sums`] that also writes `exp(x − m)` into the rows of `io` (from the rows of
 /// `x`, or in place when `x` is `None`).
 pub(crate) fn block_exp(mut io: MatMut<'_>, x: Option<MatRef<'_>>, m: Vector) -> Vector {
@@ -479,8 +485,8 @@ pub fn logsumexp_rows(x: MatRef<'_>, out: &mut [f32]) -> Result<()> {
     if blocked(cols) {
         for ((first, n), o) in row_blocks(x.rows()).zip(out.chunks_mut(LANES)) {
             let xb = x.rows_range(first, n)?;
-            if let Some(m) = block_max(xb) {
-                simd::store_partial(m + simd::ln(block_sums(xb, m)), o);
+            if let Some(lse) = block_logsumexp(xb) {
+                simd::store_partial(lse, o);
                 continue;
             }
             for (r, (xr, o)) in xb.row_iter().zip(o).enumerate() {
