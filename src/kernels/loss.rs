@@ -164,15 +164,8 @@ pub fn cross_entropy_batch_loss<T: Copy + Into<usize>>(
     if blocked(cols) {
         for (first, n) in row_blocks(logits.rows()) {
             let zb = logits.rows_range(first, n)?;
-            // The target logit of each counted row (0 for the others) and which rows
-            // are counted, lane `r` and bit `r` for row `r`.
-            let (mut zt, mut counted_lanes) = ([0.0_f32; LANES], 0_u32);
-            for (r, (z, o)) in zb.row_iter().zip(&mut zt).enumerate() {
-                if let Some(&v) = counted_target(first + r).and_then(|t| z.get(t)) {
-                    *o = v;
-                    counted_lanes |= 1 << r;
-                }
-            }
+            let ts = targets.get(first..first + n).unwrap_or_default();
+            let (zt, _, counted_lanes) = block_targets(zb, ts, ignore_index);
             if let Some(lse) = block_logsumexp(zb) {
                 let losses = lse - Vector::new(zt);
                 // `0·loss` is ±0 exactly when the loss is finite: then the block's
@@ -284,6 +277,33 @@ fn cross_entropy_each_row<T: Copy + Into<usize>>(
     Ok(total)
 }
 
+/// A block's targets (`targets` holds one per row of `zb`): the target logit of each
+/// counted row (lane `r` for row `r`; 0 for the others), its class, and a bit per
+/// counted row — one pass over the targets, so that the block's rows need no other
+/// look at them. Targets are checked against the columns by the caller.
+fn block_targets<T: Copy + Into<usize>>(
+    zb: MatRef<'_>,
+    targets: &[T],
+    ignore_index: Option<usize>,
+) -> ([f32; LANES], [usize; LANES], u32) {
+    let (mut zt, mut classes, mut counted) = ([0.0_f32; LANES], [0_usize; LANES], 0_u32);
+    let (data, stride) = (zb.as_slice(), zb.stride());
+    let rows = targets
+        .iter()
+        .take(zb.rows())
+        .zip(zt.iter_mut().zip(&mut classes));
+    for (r, (&t, (z, c))) in rows.enumerate() {
+        let t = t.into();
+        if Some(t) != ignore_index {
+            if let Some(&v) = data.get(r * stride + t) {
+                (*z, *c) = (v, t);
+                counted |= 1 << r;
+            }
+        }
+    }
+    (zt, classes, counted)
+}
+
 /// [`cross_entropy_batch`] on short rows, [`LANES`] at a time (see
 /// [`blocked`]): the same results, bit for bit. Targets are checked by the caller.
 fn cross_entropy_blocks<T: Copy + Into<usize>>(
@@ -298,43 +318,30 @@ fn cross_entropy_blocks<T: Copy + Into<usize>>(
     let mut total = 0.0;
     for (first, n) in row_blocks(logits.rows()) {
         let (zb, mut gb) = (logits.rows_range(first, n)?, grad.rows_range_mut(first, n)?);
-        let ts = targets.get(first..).unwrap_or_default();
-        let target = |r: usize| {
-            ts.get(r)
-                .map(|&t| t.into())
-                .filter(|&t| r < n && Some(t) != ignore_index)
-        };
-        // The logit of each counted row's target (0 for the others).
-        let mut rows = zb.row_iter().enumerate();
-        let zt: [f32; LANES] = core::array::from_fn(|_| {
-            rows.next()
-                .and_then(|(r, z)| target(r).and_then(|t| z.get(t)))
-                .copied()
-                .unwrap_or(0.0)
-        });
+        let ts = targets.get(first..first + n).unwrap_or_default();
+        let (zt, classes, counted) = block_targets(zb, ts, ignore_index);
+        let is_counted = |r: usize| counted & (1 << r) != 0;
         let checked = block_max(zb).filter(|m| {
             let m = m.to_array();
-            (0..n).all(|r| target(r).is_none() || check_loss(m[r], zt[r], ln_n).is_ok())
+            (0..n).all(|r| !is_counted(r) || check_loss(m[r], zt[r], ln_n).is_ok())
         });
         let Some(m) = checked else {
             // A row with a NaN, `+inf`, a loss that overflows or every class masked:
             // the rows one by one, which report the error at its row.
-            let ts = ts.get(..n).unwrap_or(ts);
             total = cross_entropy_each_row(zb, ts, ignore_index, gb, (scale, total), first)?;
             continue;
         };
         let s = block_exp(gb.rb_mut(), Some(zb), m);
         block_scale(gb.rb_mut(), splat(scale) / s);
         let losses = ((m - Vector::new(zt)) + simd::ln(s)).to_array();
-        for (r, (g, loss)) in gb.row_iter_mut().zip(losses).enumerate() {
-            match target(r) {
-                Some(t) => {
-                    if let Some(gt) = g.get_mut(t) {
-                        *gt -= scale;
-                    }
-                    total += loss * scale;
+        for (r, ((g, loss), t)) in gb.row_iter_mut().zip(losses).zip(classes).enumerate() {
+            if is_counted(r) {
+                if let Some(gt) = g.get_mut(t) {
+                    *gt -= scale;
                 }
-                None => g.fill(0.0),
+                total += loss * scale;
+            } else {
+                g.fill(0.0);
             }
         }
     }
