@@ -294,11 +294,14 @@ fn block_targets<T: Copy + Into<usize>>(
         .zip(zt.iter_mut().zip(&mut classes));
     for (r, (&t, (z, c))) in rows.enumerate() {
         let t = t.into();
-        if Some(t) != ignore_index {
-            if let Some(&v) = data.get(r * stride + t) {
-                (*z, *c) = (v, t);
-                counted |= 1 << r;
-            }
+        let logit = if Some(t) == ignore_index {
+            None
+        } else {
+            data.get(r * stride + t)
+        };
+        if let Some(&v) = logit {
+            (*z, *c) = (v, t);
+            counted |= 1 << r;
         }
     }
     (zt, classes, counted)
