@@ -539,9 +539,25 @@ fn cross_entropy_batch(g: &mut Gen) {
         2 => Some(g.u32() as usize),
         _ => Some(0),
     };
+    // The loss alone: never NaN, and the fused kernel's whenever both succeed.
+    let alone = k::cross_entropy_batch_loss(logits.view(), &targets, ignore);
+    if let Ok(l) = alone {
+        ensure!(
+            !l.is_nan(),
+            "ok-no-nan",
+            "cross_entropy_batch_loss({logits:?}, {targets:?}, {ignore:?}) = {l}"
+        );
+    }
     let mut grad = mat_off(g, rows, cols);
     let g0 = bits(&grad.buf);
-    match k::cross_entropy_batch(logits.view(), &targets, ignore, grad.view_mut()) {
+    let fused = k::cross_entropy_batch(logits.view(), &targets, ignore, grad.view_mut());
+    let same_shape = (grad.rows, grad.cols) == (rows, cols);
+    ensure!(
+        !same_shape || alone.is_ok() == fused.is_ok(),
+        "loss-alone-agrees",
+        "cross_entropy_batch_loss {alone:?} vs cross_entropy_batch {fused:?} on {logits:?}, {targets:?}, {ignore:?}"
+    );
+    match fused {
         Ok(l) => {
             ensure!(
                 grad.only_rows_changed(&g0, 0..grad.rows),
