@@ -83,23 +83,11 @@ impl<const V: usize, const T: usize, const D: usize, const DK: usize>
         AttentionLm::<V, T, D, DK>::check_tokens(tokens, 2)?;
         self.run_forward(tokens, acts)?;
         let n = tokens.len() - 1;
-        let mut total = 0.0;
-        for (i, &t) in tokens[1..].iter().enumerate() {
-            total +=
-                k::cross_entropy_loss(acts.logits.row(i), usize::from(t)).inspect_err(|_| {
-                    // A failed pass leaves no rows to read.
-                    acts.len = 0;
-                })?;
-        }
-        let loss = total / n as f32;
-        if !loss.is_finite() {
-            // Positions whose losses are each finite, summing beyond f32's range.
-            acts.len = 0;
-            return Err(Error::NonFinite {
-                what: "loss (overflow)",
-                index: 0,
-            });
-        }
+        let loss = k::cross_entropy_batch_loss(acts.logits.top(n)?, &tokens[1..], None)
+            .inspect_err(|_| {
+                // A failed pass leaves no rows to read.
+                acts.len = 0;
+            })?;
         acts.loss = loss;
         Ok(loss)
     }
