@@ -91,21 +91,27 @@ fn cross_entropy_edges_and_errors() {
     assert_eq!(&g[..2], &[0.5, -0.5]);
 }
 
+/// Random classes of `cols`, every `every`-th row (the last of each group) padding:
+/// the id `cols`, which the batch tests pass as `ignore_index`.
+fn padded_targets(rng: &mut Rng, rows: usize, cols: usize, every: usize) -> Vec<u16> {
+    (0..rows)
+        .map(|r| {
+            if r % every == every - 1 {
+                cols as u16
+            } else {
+                rng.below(cols) as u16
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn batch_mean_with_ignore_index() {
     let mut rng = Rng::new(22);
     for (rows, cols) in [(1, 1), (4, 3), (9, 17), (16, 64)] {
         let z: Vec<f32> = (0..rows * cols).map(|_| rng.normal() * 2.0).collect();
         let ignore = cols; // an id outside the classes marks padding
-        let targets: Vec<u16> = (0..rows)
-            .map(|r| {
-                if r % 3 == 2 {
-                    ignore as u16
-                } else {
-                    rng.below(cols) as u16
-                }
-            })
-            .collect();
+        let targets = padded_targets(&mut rng, rows, cols, 3);
         let mut g = vec![f32::NAN; rows * cols];
         let loss = k::cross_entropy_batch(
             MatRef::new(&z, rows, cols).unwrap(),
@@ -323,15 +329,7 @@ fn batch_loss_without_gradient() {
         for rows in [1, 2, 7, 8, 9, 16, 17, 37] {
             let mut z: Vec<f32> = (0..rows * cols).map(|_| rng.normal() * 3.0).collect();
             let ignore = cols;
-            let targets: Vec<u16> = (0..rows)
-                .map(|r| {
-                    if r % 4 == 3 {
-                        ignore as u16
-                    } else {
-                        rng.below(cols) as u16
-                    }
-                })
-                .collect();
+            let targets = padded_targets(&mut rng, rows, cols, 4);
             // Masked classes other than the target.
             for (r, &t) in targets.iter().enumerate() {
                 let c = rng.below(cols);
