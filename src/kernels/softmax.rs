@@ -48,9 +48,9 @@ fn exp_shifted_lanes(io: &mut [f32], x: Option<&[f32]>, m: f32) -> Vector {
         }
         return simd::update_reduce(io, [], 0.0, |v, []| simd::exp(v - mv), |a, b| a + b);
     }
-    // Inlined at its four call sites in `update_reduce`: out of line, every vector
-    // would go through the stack on the way in and out (on scalar lanes, four stores
-    // and four loads each way).
+    // Inlined where `update_reduce` calls it: out of line, every vector went through
+    // the stack on the way in and out (on scalar lanes, four stores and four loads
+    // each way).
     match x {
         Some(x) => simd::update_reduce(
             io,
