@@ -116,6 +116,10 @@ fn tall_wide_and_large_shapes() {
         (32, 64, 32),
         (130, 70, 260),
         (17, 33, 513),
+        // Each side of the packed panel's heights (32, 64, then blocks of 128).
+        (13, 21, 33),
+        (14, 18, 65),
+        (12, 16, 129),
     ];
     for (m, n, kk) in shapes {
         for (ta, tb) in OPS {

@@ -597,8 +597,32 @@ enum Pack<'a> {
 /// `C ← α·L·op(B) + β·C` by the broadcast micro-kernel on packed panels of `op(B)`:
 /// for each block of [`KP`] steps of the shared dimension and [`NR`] columns of `C`,
 /// the block is copied into an aligned panel (transposed for `A·Bᵀ`), then all rows
-/// of `L` pass over it.
+/// of `L` pass over it. The panel has as many rows as the shared dimension needs (32,
+/// 64 or `KP`): safe Rust zeroes it on every call, and zeroing the full 8 KiB cost as
+/// much as packing in the attention LM's products of 32.
 fn packed_product(
+    shape: (usize, usize, usize),
+    alpha: f32,
+    lhs: Lhs<'_>,
+    b: Pack<'_>,
+    beta: f32,
+    out: (&mut [f32], usize),
+) {
+    let k = shape.2;
+    if k <= 32 {
+        packed_product_in(&mut Panel([0.0; 32 * NR]).0, shape, alpha, lhs, b, beta, out);
+    } else if k <= 64 {
+        packed_product_in(&mut Panel([0.0; 64 * NR]).0, shape, alpha, lhs, b, beta, out);
+    } else {
+        packed_product_in(&mut Panel([0.0; KP * NR]).0, shape, alpha, lhs, b, beta, out);
+    }
+}
+
+/// [`packed_product`] with a panel of `panel.len() / NR` rows, the block of the shared
+/// dimension.
+#[inline(never)]
+fn packed_product_in(
+    panel: &mut [f32],
     (m, n, k): (usize, usize, usize),
     alpha: f32,
     lhs: Lhs<'_>,
@@ -606,15 +630,13 @@ fn packed_product(
     beta: f32,
     (c, ldc): (&mut [f32], usize),
 ) {
-    let mut panel = Panel([0.0; KP * NR]);
-    let panel = &mut panel.0;
     let mut out = Out {
         c,
         ld: ldc,
         alpha,
         transposed: false,
     };
-    blocks((n, k), KP, beta, |tile| {
+    blocks((n, k), panel.len() / NR, beta, |tile| {
         let (cols, steps) = ((tile.j0, tile.width), (tile.k0, tile.kc));
         match b {
             Pack::Rows(b) => pack_rows(panel, b, cols, steps),
@@ -634,7 +656,7 @@ fn packed_product(
 /// `panel[p·NR + j] = B[k0 + p][j0 + j]` for `j < width`, `p < kc`.
 #[inline(never)]
 fn pack_rows(
-    panel: &mut [f32; KP * NR],
+    panel: &mut [f32],
     b: Operand<'_>,
     (j0, width): (usize, usize),
     (k0, kc): (usize, usize),
@@ -647,14 +669,14 @@ fn pack_rows(
 
 /// A packed panel, aligned so that no vector load from it spans two cache lines.
 #[repr(align(64))]
-struct Panel([f32; KP * NR]);
+struct Panel<const N: usize>([f32; N]);
 
 /// `panel[p·NR + j] = B[j0 + j][k0 + p]` for `j < width`, `p < kc`; the panel's other
 /// columns keep what they held (the micro-kernel never stores the lanes it reads
 /// there).
 #[inline(never)]
 fn pack_transposed(
-    panel: &mut [f32; KP * NR],
+    panel: &mut [f32],
     b: Operand<'_>,
     (j0, width): (usize, usize),
     (k0, kc): (usize, usize),
