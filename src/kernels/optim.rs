@@ -89,10 +89,9 @@ impl Rule {
     ) -> Result<()> {
         self.check_lens(params, grads, m, v)?;
         let n = params.len();
-        if let Rule::Adam(c) = self {
-            if BOUND_FIRST && c.surely_finite(params, grads, gs, m, v) {
-                return Ok(());
-            }
+        if BOUND_FIRST && matches!(self, Rule::Adam(c) if c.surely_finite(params, grads, gs, m, v))
+        {
+            return Ok(());
         }
         if !self.any_non_finite(params, grads, gs, m, v, 0..n) {
             return Ok(());
@@ -239,7 +238,9 @@ impl AdamStep {
         let param = f(pm) * f64::from(self.decay).abs() + f64::from(self.step).abs() * ratio;
         let limit = f64::from(f32::MAX) / 2.0;
         // (A NaN bound fails every comparison.)
-        [moment, second, denom, ratio, param].iter().all(|&b| b < limit)
+        [moment, second, denom, ratio, param]
+            .iter()
+            .all(|&b| b < limit)
     }
 }
 
@@ -641,8 +642,20 @@ mod tests {
         let mut state = 0x9E37_79B9_7F4A_7C15;
         let configs = [
             Adam::with_lr(1e-3),
-            Adam { lr: 0.5, beta1: 0.0, beta2: 0.0, eps: Adam::MIN_EPS, weight_decay: 1.5 },
-            Adam { lr: 1e3, beta1: 0.99, beta2: 0.9999, eps: 1.0, weight_decay: 0.0 },
+            Adam {
+                lr: 0.5,
+                beta1: 0.0,
+                beta2: 0.0,
+                eps: Adam::MIN_EPS,
+                weight_decay: 1.5,
+            },
+            Adam {
+                lr: 1e3,
+                beta1: 0.99,
+                beta2: 0.9999,
+                eps: 1.0,
+                weight_decay: 0.0,
+            },
         ];
         let (mut passed, mut ordinary) = (0, 0);
         for config in configs {
@@ -654,9 +667,8 @@ mod tests {
                     // Every fourth state is ordinary (magnitudes ≤ 10), the rest reach
                     // 1e38.
                     let top = if trial % 4 == 0 { 1.0 } else { 38.0 };
-                    let mut draw = |k: usize| -> Vec<f32> {
-                        (0..k).map(|_| value(&mut state, top)).collect()
-                    };
+                    let mut draw =
+                        |k: usize| -> Vec<f32> { (0..k).map(|_| value(&mut state, top)).collect() };
                     let (p, g, m) = (draw(n), draw(n), draw(n));
                     let v: Vec<f32> = draw(n)
                         .into_iter()
@@ -674,6 +686,9 @@ mod tests {
                 }
             }
         }
-        assert!(passed > 1000 && ordinary > 500, "{passed} passed, {ordinary} ordinary");
+        assert!(
+            passed > 1000 && ordinary > 500,
+            "{passed} passed, {ordinary} ordinary"
+        );
     }
 }
