@@ -621,11 +621,35 @@ fn packed_product(
 ) {
     let k = shape.2;
     if k <= 32 {
-        packed_product_in(&mut Panel([0.0; 32 * NR]).0, shape, alpha, lhs, b, beta, out);
+        packed_product_in(
+            &mut Panel([0.0; 32 * NR]).0,
+            shape,
+            alpha,
+            lhs,
+            b,
+            beta,
+            out,
+        );
     } else if k <= 64 {
-        packed_product_in(&mut Panel([0.0; 64 * NR]).0, shape, alpha, lhs, b, beta, out);
+        packed_product_in(
+            &mut Panel([0.0; 64 * NR]).0,
+            shape,
+            alpha,
+            lhs,
+            b,
+            beta,
+            out,
+        );
     } else {
-        packed_product_in(&mut Panel([0.0; KP * NR]).0, shape, alpha, lhs, b, beta, out);
+        packed_product_in(
+            &mut Panel([0.0; KP * NR]).0,
+            shape,
+            alpha,
+            lhs,
+            b,
+            beta,
+            out,
+        );
     }
 }
 
