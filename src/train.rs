@@ -180,7 +180,8 @@ fn scale_by<P: ParamsMut + ?Sized>(grads: &mut P, factor: [f32; 2]) {
 /// would store a NaN or an infinity in a parameter or the optimiser state
 /// ([`Error::NonFinite`] `"optimizer update"`, `index`: the tensor) — a diverging step,
 /// a non-finite value in `state`, a gradient whose square overflows Adam's `v`. Every
-/// tensor's update is computed once to check it and once to store it.
+/// tensor's update is checked before any is stored (computed twice, or for Adam on
+/// hosts usually bounded by one pass of maxima, then computed once).
 pub fn apply_gradients<P: ParamsMut>(
     params: &mut P,
     grads: &mut P,

@@ -43,7 +43,9 @@ fn check_decay(what: &'static str, expected: &'static str, mu: f32) -> Result<()
 /// [`write`](Self::write) stores them. So a step that would write a NaN or an infinity
 /// (a diverging run, a gradient whose square overflows, a non-finite value in the
 /// state) is an error that changes nothing; the check reads what the update reads and
-/// costs about as much as the update without its stores.
+/// costs about as much as the update without its stores. On hosts Adam's check first
+/// tries a bound from one pass of maxima ([`AdamStep::surely_finite`]), which decides
+/// most steps without the square roots and divisions.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Rule {
     /// `θ ← θ − lr·g`.
