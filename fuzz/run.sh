@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a number of seconds each (default 60), one after the other
-# (one fuzzing process at a time), and reports per target how many inputs were executed
+# Runs every fuzz target for a number of seconds each (default 60), as many at a time as
+# there are CPUs (FUZZ_JOBS), and reports per target how many inputs were executed
 # and whether a crash was found. Exits nonzero if any target crashed (a panic, which the
 # targets use for a broken promise, a timeout or running out of memory).
 #
@@ -10,6 +10,7 @@
 #   FUZZ_SANITIZER      cargo-fuzz's sanitizer (default: none; the crate forbids unsafe
 #                       code, and AddressSanitizer costs about 3.5x the executions)
 #   FUZZ_TARGETS        the targets to run (default: every target, `cargo fuzz list`)
+#   FUZZ_JOBS           how many targets fuzz at once (default: the number of CPUs)
 #   EDGEGRAD_FUZZ_SKIP  comma-separated patterns of broken promises to let pass while a
 #                       known defect is pending (see fuzz_targets/common.rs)
 #
@@ -36,15 +37,26 @@ if [ -z "$(ls -A corpus/safetensors)" ]; then
 fi
 
 log_dir=$(mktemp -d)
+# The targets run FUZZ_JOBS at a time (default: one per CPU), each for the full time.
+jobs_max="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+for t in $targets; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+    wait -n
+  done
+  echo "=== fuzz target $t: ${seconds}s"
+  (
+    cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" -- \
+      -max_total_time="$seconds" -timeout=30 -print_final_stats=1 >"$log_dir/$t.log" 2>&1
+    echo $? >"$log_dir/$t.status"
+  ) &
+done
+wait
+
 failed=()
 summary=()
 for t in $targets; do
   log="$log_dir/$t.log"
-  echo
-  echo "=== fuzz target $t: ${seconds}s"
-  cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" -- \
-    -max_total_time="$seconds" -timeout=30 -print_final_stats=1 >"$log" 2>&1
-  status=$?
+  status=$(cat "$log_dir/$t.status" 2>/dev/null || echo 1)
   # libFuzzer's count: the final statistics, else its last status line (#N ...).
   runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   if [ -z "$runs" ]; then

@@ -35,6 +35,19 @@ impl Rng {
     }
 }
 
+/// The stride of a dense sweep over bit patterns: `base` times `EDGEGRAD_SWEEP_SCALE`
+/// (default 1), made odd so that the sweep still meets every residue of the low bits.
+/// CI sets the scale for the run under qemu-user, where the sweeps take minutes; the
+/// exhaustive tests cover every input natively.
+pub fn sweep_stride(base: usize) -> usize {
+    let scale = std::env::var("EDGEGRAD_SWEEP_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    (base * scale) | 1
+}
+
 /// Runs `f` over all 2³² bit patterns, split into one contiguous range per available
 /// core, and returns the ranges' results in order (the exhaustive accuracy tests).
 pub fn over_all_bits<T: Send>(f: impl Fn(std::ops::RangeInclusive<u32>) -> T + Sync) -> Vec<T> {
