@@ -619,37 +619,11 @@ fn packed_product(
     beta: f32,
     out: (&mut [f32], usize),
 ) {
-    let k = shape.2;
-    if k <= 32 {
-        packed_product_in(
-            &mut Panel([0.0; 32 * NR]).0,
-            shape,
-            alpha,
-            lhs,
-            b,
-            beta,
-            out,
-        );
-    } else if k <= 64 {
-        packed_product_in(
-            &mut Panel([0.0; 64 * NR]).0,
-            shape,
-            alpha,
-            lhs,
-            b,
-            beta,
-            out,
-        );
-    } else {
-        packed_product_in(
-            &mut Panel([0.0; KP * NR]).0,
-            shape,
-            alpha,
-            lhs,
-            b,
-            beta,
-            out,
-        );
+    let run = |panel: &mut [f32]| packed_product_in(panel, shape, alpha, lhs, b, beta, out);
+    match shape.2 {
+        0..=32 => run(&mut Panel([0.0; 32 * NR]).0),
+        33..=64 => run(&mut Panel([0.0; 64 * NR]).0),
+        _ => run(&mut Panel([0.0; KP * NR]).0),
     }
 }
 

@@ -232,7 +232,9 @@ impl AdamStep {
             return false;
         }
         let f = |x: Vector| f64::from(simd::hmax(x));
-        let g = f(gm) * f64::from(gs[0]).abs() * f64::from(gs[1]).abs();
+        // `g·gs₀` is rounded to `f32` before `gs₁` scales it.
+        let g0 = f(gm) * f64::from(gs[0]).abs();
+        let g = g0 * f64::from(gs[1]).abs();
         let (moment, second) = (f(mm) + g, f(vmax) + g * g);
         let denom = libm::sqrt(second) * f64::from(self.inv_sqrt_bc2) + f64::from(self.eps);
         // `m'/(√v̂ + ε)` is rounded to `f32` before the learning rate scales it.
@@ -240,7 +242,7 @@ impl AdamStep {
         let param = f(pm) * f64::from(self.decay).abs() + f64::from(self.step).abs() * ratio;
         let limit = f64::from(f32::MAX) / 2.0;
         // (A NaN bound fails every comparison.)
-        [moment, second, denom, ratio, param]
+        [g0, moment, second, denom, ratio, param]
             .iter()
             .all(|&b| b < limit)
     }
@@ -676,7 +678,7 @@ mod tests {
                         .into_iter()
                         .map(|x| if trial % 16 == 1 { x } else { x.abs() })
                         .collect();
-                    let gs = [[1.0, 1.0], [0.25, 3.0], [1e-3, 1e15]][trial % 3];
+                    let gs = [[1.0, 1.0], [0.25, 3.0], [1e-3, 1e15], [1e30, 1e-30]][trial % 4];
                     if c.surely_finite(&p, &g, gs, &m, &v) {
                         passed += 1;
                         ordinary += usize::from(top == 1.0);
